@@ -1,0 +1,150 @@
+//! `train`: trains one of the five architectures on labeled reviews and ships it to `models/`
+//! as ONNX with its model card. Needs the `train` feature (libtorch).
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::Parser;
+use sentiment::train::net::{Architecture, Shape};
+use sentiment::train::pipeline::{self, Job};
+use sentiment::train::trainer::Options;
+
+/// Train a sentiment model and export it to ONNX with its model card.
+#[derive(Debug, Parser)]
+#[command(version)]
+struct Args {
+    /// Which architecture to train (its name is the model's name).
+    #[arg(long, value_enum)]
+    arch: Architecture,
+    /// Labeled training reviews, Parquet or CSV; validation is taken out of it.
+    #[arg(long, default_value = "../shared/data/imdb/train.parquet")]
+    train_file: PathBuf,
+    /// Labeled test reviews, Parquet or CSV, for the card's metrics only.
+    #[arg(long, default_value = "../shared/data/imdb/test.parquet")]
+    test_file: PathBuf,
+    /// The column holding the review text.
+    #[arg(long, default_value = "review")]
+    text_column: String,
+    /// The column holding the label (0/1 or positive/negative); default `label`, else `sentiment`.
+    #[arg(long)]
+    label_column: Option<String>,
+    /// Where the model, card, vocabulary and GloVe table are written.
+    #[arg(long, default_value = "models")]
+    out_dir: PathBuf,
+    /// Where scripts/setup unpacked GloVe.
+    #[arg(long)]
+    glove_dir: Option<PathBuf>,
+    /// How many of GloVe's most frequent words to keep.
+    #[arg(long, default_value_t = 100_000)]
+    vocabulary_size: usize,
+    /// Share of the training file held out for validation.
+    #[arg(long, default_value_t = 0.1)]
+    validation_fraction: f64,
+    /// Train on a random sample of this many reviews.
+    #[arg(long)]
+    train_limit: Option<usize>,
+    /// Evaluate on a random sample of this many test reviews.
+    #[arg(long)]
+    test_limit: Option<usize>,
+    /// Recurrent state or MLP hidden width [default: the architecture's tuned value].
+    #[arg(long)]
+    hidden: Option<i64>,
+    /// Learned word-vector dimensions added to GloVe (0: GloVe only) [default: tuned].
+    #[arg(long)]
+    learned_dim: Option<i64>,
+    /// Attention's query/key/value width (attention model only).
+    #[arg(long, default_value_t = 32)]
+    attention_dim: i64,
+    /// Dropout on word vectors and the MLP hidden layer [default: tuned].
+    #[arg(long)]
+    dropout: Option<f64>,
+    /// Reviews per gradient step.
+    #[arg(long, default_value_t = 32)]
+    batch_size: i64,
+    /// Adam's learning rate.
+    #[arg(long, default_value_t = 1e-3)]
+    learning_rate: f64,
+    /// Learning-rate factor applied after each epoch.
+    #[arg(long, default_value_t = 0.85)]
+    learning_rate_decay: f64,
+    /// Most epochs.
+    #[arg(long, default_value_t = 12)]
+    epochs: usize,
+    /// Epochs without improvement before stopping.
+    #[arg(long, default_value_t = 3)]
+    patience: usize,
+    /// Gradient-norm clipping (0: off).
+    #[arg(long, default_value_t = 1.0)]
+    clip_norm: f64,
+    /// Random seed.
+    #[arg(long, default_value_t = 7)]
+    seed: i64,
+    /// Threads libtorch may use [default: all cores].
+    #[arg(long)]
+    threads: Option<i32>,
+}
+
+/// The tuned sizes of each architecture: (hidden, learned dimensions, dropout).
+fn tuned(arch: Architecture) -> (i64, i64, f64) {
+    match arch {
+        Architecture::Rnn => (128, 8, 0.3),
+        Architecture::Gru => (64, 8, 0.3),
+        Architecture::Mlp | Architecture::WeightedMlp | Architecture::Attention => (64, 8, 0.3),
+    }
+}
+
+fn main() -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let args = Args::parse();
+    if let Some(threads) = args.threads {
+        tch::set_num_threads(threads);
+    }
+    let (hidden, learned_dim, dropout) = tuned(args.arch);
+    let command = std::env::args().map(|a| if a.contains(' ') { format!("'{a}'") } else { a }).collect::<Vec<_>>().join(" ");
+    let job = Job {
+        shape: Shape {
+            architecture: args.arch,
+            hidden: args.hidden.unwrap_or(hidden),
+            learned_dim: args.learned_dim.unwrap_or(learned_dim),
+            attention_dim: if args.arch == Architecture::Attention { args.attention_dim } else { 0 },
+            dropout: args.dropout.unwrap_or(dropout),
+        },
+        options: Options {
+            batch_size: args.batch_size,
+            learning_rate: args.learning_rate,
+            learning_rate_decay: args.learning_rate_decay,
+            max_epochs: args.epochs,
+            patience: args.patience,
+            clip_norm: args.clip_norm,
+            seed: args.seed,
+        },
+        train_file: args.train_file,
+        test_file: args.test_file,
+        text_column: args.text_column,
+        label_column: args.label_column,
+        validation_fraction: args.validation_fraction,
+        train_limit: args.train_limit,
+        test_limit: args.test_limit,
+        vocabulary_size: args.vocabulary_size,
+        glove_dir: args.glove_dir.unwrap_or_else(sentiment::train::glove::Glove::default_dir),
+        out_dir: args.out_dir,
+        command,
+    };
+    let trained = pipeline::run(&job)?;
+    let card = &trained.card;
+    println!(
+        "{}: test accuracy {:.4}, F1 {:.4}, ROC AUC {:.4} on {} reviews (seed {:.3}); ONNX parity {:.2e}; {:.0} s",
+        card.name,
+        card.test.accuracy,
+        card.test.f1,
+        card.test.roc_auc.unwrap_or(f64::NAN),
+        card.test.n,
+        card.seed_accuracy,
+        trained.parity_max_difference,
+        card.training.seconds
+    );
+    Ok(())
+}

@@ -1,0 +1,211 @@
+//! Labeled reviews read from Parquet or CSV, for training and evaluation.
+//!
+//! A labeled file has a text column (default `review`) and a label column holding 0/1 (any
+//! integer type or boolean) or the strings `positive`/`negative`. Without a named label column,
+//! `label` is used when present, else `sentiment`: both IMDB's Parquet files and the exercise's
+//! `IMDB Dataset.csv` (`review,sentiment`) load as they are.
+
+use std::fs::File;
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use arrow::array::{Array, ArrayRef, AsArray};
+use arrow::compute::cast;
+use arrow::datatypes::DataType;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::ProjectionMask;
+
+/// Label columns tried, in order, when none is named.
+pub const DEFAULT_LABEL_COLUMNS: [&str; 2] = ["label", "sentiment"];
+
+/// Reviews with their sentiment (true = positive), in file order.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LabeledReviews {
+    /// The review texts; a NULL text is read as empty.
+    pub texts: Vec<String>,
+    /// The labels, one per text.
+    pub labels: Vec<bool>,
+}
+
+impl LabeledReviews {
+    /// Reads `path` (`.parquet` or `.csv`) with the given text and optional label column.
+    pub fn load(path: &Path, text_column: &str, label_column: Option<&str>) -> Result<Self> {
+        let extension = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+        let reviews = match extension.as_str() {
+            "parquet" => Self::load_parquet(path, text_column, label_column),
+            "csv" => Self::load_csv(path, text_column, label_column),
+            _ => bail!("{}: expected a .parquet or .csv file", path.display()),
+        };
+        reviews.with_context(|| format!("cannot read labeled reviews from {}", path.display()))
+    }
+
+    /// Number of reviews.
+    pub fn len(&self) -> usize {
+        self.texts.len()
+    }
+
+    /// True when there is no review.
+    pub fn is_empty(&self) -> bool {
+        self.texts.is_empty()
+    }
+
+    /// The first `n` reviews (or all of them).
+    pub fn head(mut self, n: usize) -> Self {
+        self.texts.truncate(n);
+        self.labels.truncate(n);
+        self
+    }
+
+    /// The reviews in an order shuffled by `seed` (the same seed, the same order).
+    pub fn shuffled(&self, seed: u64) -> Self {
+        use rand::{SeedableRng, seq::SliceRandom};
+        let mut order: Vec<usize> = (0..self.len()).collect();
+        order.shuffle(&mut rand::rngs::StdRng::seed_from_u64(seed));
+        self.select(&order)
+    }
+
+    /// The reviews at `indices`, in that order.
+    pub fn select(&self, indices: &[usize]) -> Self {
+        Self {
+            texts: indices.iter().map(|&i| self.texts[i].clone()).collect(),
+            labels: indices.iter().map(|&i| self.labels[i]).collect(),
+        }
+    }
+
+    fn load_parquet(path: &Path, text_column: &str, label_column: Option<&str>) -> Result<Self> {
+        let file = File::open(path).context("cannot open file")?;
+        let builder = ParquetRecordBatchReaderBuilder::try_new(file).context("not a readable Parquet file")?;
+        let schema = builder.schema().clone();
+        let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+        let label_column = resolve_label_column(&names, label_column)?;
+        let text_index = column_index(&names, text_column)?;
+        let label_index = column_index(&names, &label_column)?;
+        let mask = ProjectionMask::roots(builder.parquet_schema(), [text_index, label_index]);
+        let reader = builder.with_projection(mask).build()?;
+        let mut reviews = Self::default();
+        for batch in reader {
+            let batch = batch.context("cannot decode a record batch")?;
+            let texts = batch.column_by_name(text_column).expect("projected");
+            let labels = batch.column_by_name(&label_column).expect("projected");
+            push_texts(&mut reviews.texts, texts, text_column)?;
+            push_labels(&mut reviews.labels, labels, &label_column)?;
+        }
+        Ok(reviews)
+    }
+
+    fn load_csv(path: &Path, text_column: &str, label_column: Option<&str>) -> Result<Self> {
+        let mut reader = csv::Reader::from_path(path).context("cannot open file")?;
+        let headers = reader.headers().context("cannot read the CSV header")?.clone();
+        let names: Vec<&str> = headers.iter().collect();
+        let label_column = resolve_label_column(&names, label_column)?;
+        let text_index = column_index(&names, text_column)?;
+        let label_index = column_index(&names, &label_column)?;
+        let mut reviews = Self::default();
+        for (row, record) in reader.records().enumerate() {
+            let record = record.with_context(|| format!("bad CSV record {}", row + 1))?;
+            reviews.texts.push(record.get(text_index).unwrap_or("").to_owned());
+            let label = record.get(label_index).unwrap_or("");
+            reviews.labels.push(
+                parse_label(label)
+                    .with_context(|| format!("record {}: column {label_column:?}", row + 1))?,
+            );
+        }
+        Ok(reviews)
+    }
+}
+
+fn resolve_label_column(names: &[&str], requested: Option<&str>) -> Result<String> {
+    if let Some(name) = requested {
+        return Ok(name.to_owned());
+    }
+    DEFAULT_LABEL_COLUMNS
+        .iter()
+        .find(|c| names.contains(c))
+        .map(|c| (*c).to_owned())
+        .with_context(|| format!("no label column: expected one of {DEFAULT_LABEL_COLUMNS:?}; the columns are {names:?}"))
+}
+
+fn column_index(names: &[&str], wanted: &str) -> Result<usize> {
+    names
+        .iter()
+        .position(|n| *n == wanted)
+        .with_context(|| format!("no column {wanted:?}; the columns are {names:?}"))
+}
+
+fn push_texts(out: &mut Vec<String>, column: &ArrayRef, name: &str) -> Result<()> {
+    let strings = match column.data_type() {
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => cast(column, &DataType::Utf8)?,
+        other => bail!("text column {name:?} has type {other}, expected a string type"),
+    };
+    out.extend(strings.as_string::<i32>().iter().map(|t| t.unwrap_or("").to_owned()));
+    Ok(())
+}
+
+fn push_labels(out: &mut Vec<bool>, column: &ArrayRef, name: &str) -> Result<()> {
+    if column.null_count() > 0 {
+        bail!("label column {name:?} has NULLs");
+    }
+    match column.data_type() {
+        DataType::Boolean => out.extend(column.as_boolean().iter().map(|b| b.expect("no NULLs"))),
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => {
+            let strings = cast(column, &DataType::Utf8)?;
+            for label in strings.as_string::<i32>().iter() {
+                out.push(parse_label(label.expect("no NULLs")).with_context(|| format!("column {name:?}"))?);
+            }
+        }
+        t if t.is_integer() => {
+            let ints = cast(column, &DataType::Int64)?;
+            for label in ints.as_primitive::<arrow::datatypes::Int64Type>().values() {
+                out.push(match label {
+                    0 => false,
+                    1 => true,
+                    other => bail!("label column {name:?} holds {other}; labels are 0 or 1"),
+                });
+            }
+        }
+        other => bail!("label column {name:?} has type {other}; expected 0/1 or positive/negative"),
+    }
+    Ok(())
+}
+
+/// Reads one label: `1`/`0`, `positive`/`negative`, `pos`/`neg` or `true`/`false`, in any case.
+pub fn parse_label(label: &str) -> Result<bool> {
+    match label.trim().to_ascii_lowercase().as_str() {
+        "1" | "positive" | "pos" | "true" => Ok(true),
+        "0" | "negative" | "neg" | "false" => Ok(false),
+        other => bail!("label {other:?} is not 0/1 or positive/negative"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn reads_the_exercise_csv_layout() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("IMDB Dataset.csv");
+        let mut f = File::create(&path).unwrap();
+        writeln!(f, "review,sentiment\n\"Great, really great\",positive\nDull,negative").unwrap();
+        let reviews = LabeledReviews::load(&path, "review", None).unwrap();
+        assert_eq!(reviews.texts, ["Great, really great", "Dull"]);
+        assert_eq!(reviews.labels, [true, false]);
+    }
+
+    #[test]
+    fn names_a_missing_column_and_lists_the_others() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.csv");
+        std::fs::write(&path, "text,label\nfine,1\n").unwrap();
+        let err = format!("{:#}", LabeledReviews::load(&path, "review", None).unwrap_err());
+        assert!(err.contains("no column \"review\"") && err.contains("\"text\""), "{err}");
+    }
+
+    #[test]
+    fn rejects_odd_labels() {
+        assert!(parse_label("maybe").is_err());
+        assert!(parse_label(" Positive ").unwrap());
+        assert!(!parse_label("0").unwrap());
+    }
+}

@@ -1,0 +1,19 @@
+//! Sentiment of movie reviews with the five GloVe models of the IMDB exercise.
+//!
+//! The scoring core: the exercise's [`text`] pipeline, the shared [`vocab`], [`encoding`] of
+//! reviews into model inputs, the ONNX [`model`] running on ONNX Runtime ([`runtime`]), the
+//! [`metrics`], model [`card`]s and labeled [`data`]. The trainer, behind the `train` feature,
+//! lives in [`train`].
+
+pub mod card;
+pub mod data;
+pub mod encoding;
+pub mod machine;
+pub mod metrics;
+pub mod model;
+pub mod runtime;
+pub mod text;
+pub mod vocab;
+
+#[cfg(feature = "train")]
+pub mod train;

@@ -1,0 +1,142 @@
+//! A sentiment model loaded into ONNX Runtime, with the contract every shipped `.onnx` follows.
+//!
+//! Inputs: `token_ids` int64 `[batch, 100]` (ids from `models/vocab.txt`, 0 for padding and
+//! unknown words) and `lengths` int64 `[batch]`. Outputs: `probability` float `[batch]`
+//! (P(positive)); `token_scores` float `[batch, 100]`; `token_weights` float `[batch, 100]` for the
+//! token-wise models; `attention` float `[batch, 100, 11]` for the attention model. The full
+//! description is `models/README.md`.
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use anyhow::{Context, Result, bail};
+use ort::session::{RunOptions, Session, OutputSelector};
+use ort::value::TensorRef;
+
+use crate::encoding::EncodedBatch;
+use crate::text::MAX_TOKENS;
+
+/// Input: token ids, int64 `[batch, 100]`.
+pub const INPUT_TOKEN_IDS: &str = "token_ids";
+/// Input: number of tokens per review, int64 `[batch]`.
+pub const INPUT_LENGTHS: &str = "lengths";
+/// Output: P(positive), float `[batch]`.
+pub const OUTPUT_PROBABILITY: &str = "probability";
+/// Output: each word's sub-score (its logit toward positive), float `[batch, 100]`.
+pub const OUTPUT_TOKEN_SCORES: &str = "token_scores";
+/// Output: each word's weight in the review's logit, float `[batch, 100]`.
+pub const OUTPUT_TOKEN_WEIGHTS: &str = "token_weights";
+/// Output: each word's attention over its 11-word window, float `[batch, 100, 11]`.
+pub const OUTPUT_ATTENTION: &str = "attention";
+/// Version of the contract above; cards record the one their file follows.
+pub const CONTRACT_VERSION: u32 = 1;
+
+/// Most reviews sent to ONNX Runtime in one call: bounds the memory of intermediate tensors.
+pub const MAX_ROWS_PER_RUN: usize = 1024;
+
+/// One ONNX model session, shared by every caller (runs are serialised on it).
+#[derive(Debug)]
+pub struct SentimentModel {
+    session: Mutex<Session>,
+    outputs: Vec<String>,
+}
+
+/// What a model says about a batch of reviews, beyond the probability.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Explanation {
+    /// P(positive) per review.
+    pub probability: Vec<f32>,
+    /// Row-major `[batch, 100]` sub-scores; zero past each review's length.
+    pub token_scores: Vec<f32>,
+    /// Row-major `[batch, 100]` weights, when the model has them.
+    pub token_weights: Option<Vec<f32>>,
+}
+
+impl SentimentModel {
+    /// Loads an `.onnx` file (its external data is read from the same folder) with `threads`
+    /// intra-op threads, and checks that it follows the contract.
+    pub fn load(path: &Path, threads: usize) -> Result<Self> {
+        let environment = crate::runtime::environment()?;
+        if !path.is_file() {
+            bail!("model file {} does not exist", path.display());
+        }
+        let session = (|| -> Result<Session> {
+            let mut builder = Session::builder(environment)?.with_intra_threads(threads).map_err(|e| anyhow::anyhow!("{e}"))?;
+            Ok(builder.commit_from_file(path)?)
+        })()
+        .with_context(|| format!("cannot load model {}", path.display()))?;
+        let inputs: Vec<&str> = session.inputs().iter().map(|i| i.name()).collect();
+        let outputs: Vec<String> = session.outputs().iter().map(|o| o.name().to_owned()).collect();
+        if inputs != [INPUT_TOKEN_IDS, INPUT_LENGTHS] || !outputs.iter().any(|o| o == OUTPUT_PROBABILITY) {
+            bail!(
+                "model {} does not follow the contract: inputs {inputs:?} (expected [{INPUT_TOKEN_IDS:?}, {INPUT_LENGTHS:?}]), \
+                 outputs {outputs:?} (expected {OUTPUT_PROBABILITY:?} among them)",
+                path.display()
+            );
+        }
+        Ok(Self { session: Mutex::new(session), outputs })
+    }
+
+    /// The names of the model's outputs.
+    pub fn outputs(&self) -> &[String] {
+        &self.outputs
+    }
+
+    /// P(positive) for each review of the batch.
+    pub fn probabilities(&self, batch: &EncodedBatch) -> Result<Vec<f32>> {
+        let mut out = Vec::with_capacity(batch.len());
+        self.run_chunks(batch, &[OUTPUT_PROBABILITY], |outputs| {
+            out.extend_from_slice(outputs[0]);
+        })?;
+        Ok(out)
+    }
+
+    /// Probabilities with each word's sub-score, and its weight where the model has one.
+    pub fn explain(&self, batch: &EncodedBatch) -> Result<Explanation> {
+        let has_weights = self.outputs.iter().any(|o| o == OUTPUT_TOKEN_WEIGHTS);
+        let mut wanted = vec![OUTPUT_PROBABILITY, OUTPUT_TOKEN_SCORES];
+        if has_weights {
+            wanted.push(OUTPUT_TOKEN_WEIGHTS);
+        }
+        let mut explanation = Explanation {
+            token_weights: has_weights.then(Vec::new),
+            ..Explanation::default()
+        };
+        self.run_chunks(batch, &wanted, |outputs| {
+            explanation.probability.extend_from_slice(outputs[0]);
+            explanation.token_scores.extend_from_slice(outputs[1]);
+            if let Some(weights) = &mut explanation.token_weights {
+                weights.extend_from_slice(outputs[2]);
+            }
+        })?;
+        Ok(explanation)
+    }
+
+    /// Runs the model on the batch in chunks of at most [`MAX_ROWS_PER_RUN`] rows, handing
+    /// `take` the requested float outputs of each chunk, in order.
+    fn run_chunks(&self, batch: &EncodedBatch, wanted: &[&str], mut take: impl FnMut(&[&[f32]])) -> Result<()> {
+        let mut selector = OutputSelector::no_default();
+        for name in wanted {
+            selector = selector.with(*name);
+        }
+        let options = RunOptions::new()?.with_outputs(selector);
+        let mut session = self.session.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        for (ids, lengths) in batch.token_ids.chunks(MAX_ROWS_PER_RUN * MAX_TOKENS).zip(batch.lengths.chunks(MAX_ROWS_PER_RUN)) {
+            let rows = lengths.len();
+            let outputs = session.run_with_options(
+                ort::inputs![
+                    INPUT_TOKEN_IDS => TensorRef::from_array_view(([rows, MAX_TOKENS], ids))?,
+                    INPUT_LENGTHS => TensorRef::from_array_view(([rows], lengths))?,
+                ],
+                &options,
+            )?;
+            let mut slices = Vec::with_capacity(wanted.len());
+            for name in wanted {
+                let (_, data) = outputs[*name].try_extract_tensor::<f32>()?;
+                slices.push(data);
+            }
+            take(&slices);
+        }
+        Ok(())
+    }
+}

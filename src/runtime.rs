@@ -1,0 +1,86 @@
+//! ONNX Runtime, loaded at run time from a shared library that the scorer finds by itself.
+//!
+//! The library is looked for, in order: `ORT_DYLIB_PATH`; the project-local copy that
+//! `scripts/setup` unpacks from the PyPI `onnxruntime` wheel into `.deps/onnxruntime/`; an
+//! installed Python `onnxruntime` package. The first file that exists is loaded once per process.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use anyhow::{Context, Result, anyhow};
+
+/// The ONNX Runtime release the project is built and tested against.
+pub const ORT_VERSION: &str = "1.31.1";
+
+/// The environment variable that names the library file, overriding every other place.
+pub const DYLIB_ENV: &str = "ORT_DYLIB_PATH";
+
+/// The process-wide ONNX Runtime environment; sessions are created from it.
+pub fn environment() -> Result<&'static ort::environment::Environment> {
+    static ENVIRONMENT: OnceLock<std::result::Result<ort::environment::Environment, String>> = OnceLock::new();
+    ENVIRONMENT
+        .get_or_init(|| {
+            let library = locate_library().map_err(|e| format!("{e:#}"))?;
+            tracing::debug!(library = %library.display(), "loading ONNX Runtime");
+            ort::init_from(&library)
+                .map_err(|e| format!("cannot load ONNX Runtime from {}: {e}", library.display()))?
+                .with_name("sentiment")
+                .build()
+                .map_err(|e| format!("cannot start ONNX Runtime: {e}"))
+        })
+        .as_ref()
+        .map_err(|e| anyhow!("{e}"))
+}
+
+/// Finds the ONNX Runtime shared library, or says everywhere it looked and how to fix it.
+pub fn locate_library() -> Result<PathBuf> {
+    let mut looked = Vec::new();
+    if let Some(path) = std::env::var_os(DYLIB_ENV) {
+        let path = PathBuf::from(path);
+        if path.is_file() {
+            return Ok(path);
+        }
+        looked.push(format!("{DYLIB_ENV}={} (no such file)", path.display()));
+    }
+    for dir in project_dependency_dirs() {
+        let candidate = dir.join("onnxruntime").join(format!("libonnxruntime.so.{ORT_VERSION}"));
+        if candidate.is_file() {
+            return Ok(candidate);
+        }
+        looked.push(candidate.display().to_string());
+    }
+    match python_onnxruntime_library() {
+        Ok(path) => return Ok(path),
+        Err(e) => looked.push(format!("python3's onnxruntime package ({e})")),
+    }
+    Err(anyhow!(
+        "ONNX Runtime library not found; looked in:\n  {}\nRun scripts/setup to fetch onnxruntime=={ORT_VERSION}, \
+         or set {DYLIB_ENV} to a libonnxruntime.so",
+        looked.join("\n  ")
+    ))
+}
+
+/// Folders where `scripts/setup` may have unpacked dependencies: `.deps` in the current directory
+/// and in the source tree this binary was built from.
+pub fn project_dependency_dirs() -> Vec<PathBuf> {
+    let mut dirs = vec![PathBuf::from(".deps"), Path::new(env!("CARGO_MANIFEST_DIR")).join(".deps")];
+    dirs.dedup_by(|a, b| a.canonicalize().ok().is_some_and(|a| Some(a) == b.canonicalize().ok()));
+    dirs
+}
+
+fn python_onnxruntime_library() -> Result<PathBuf> {
+    let output = Command::new("python3")
+        .args(["-c", "import onnxruntime, os; print(os.path.dirname(onnxruntime.__file__))"])
+        .output()
+        .context("python3 not runnable")?;
+    if !output.status.success() {
+        return Err(anyhow!("not installed"));
+    }
+    let capi = PathBuf::from(String::from_utf8_lossy(&output.stdout).trim()).join("capi");
+    std::fs::read_dir(&capi)
+        .with_context(|| format!("cannot list {}", capi.display()))?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .find(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("libonnxruntime.so")))
+        .with_context(|| format!("no libonnxruntime.so in {}", capi.display()))
+}

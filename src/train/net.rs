@@ -1,0 +1,187 @@
+//! The five architectures as one trainable model type: word vectors, then one of the networks.
+
+use std::path::Path;
+
+use anyhow::Result;
+use onnx_protobuf::tensor_proto::DataType;
+use serde::{Deserialize, Serialize};
+use tch::{Kind, Tensor, nn};
+
+use super::MAX_TOKENS_I64;
+use super::onnx::{Dimension, Graph};
+use super::recurrent::{Cell, Recurrent};
+use super::token_wise::{Pooling, TokenWise};
+use super::word_vectors::WordVectors;
+use crate::model::{
+    INPUT_LENGTHS, INPUT_TOKEN_IDS, OUTPUT_ATTENTION, OUTPUT_PROBABILITY, OUTPUT_TOKEN_SCORES, OUTPUT_TOKEN_WEIGHTS,
+};
+
+/// The five architectures of the exercise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Architecture {
+    /// Elman RNN; an MLP reads its last state.
+    Rnn,
+    /// GRU; an MLP reads its last state.
+    Gru,
+    /// Token-wise MLP; the review's score is the mean of the words' sub-scores.
+    Mlp,
+    /// Token-wise MLP; sub-scores summed with learned per-word weights.
+    WeightedMlp,
+    /// Token-wise MLP behind restricted (±5 words) single-head self-attention.
+    Attention,
+}
+
+impl Architecture {
+    /// Every architecture, in the exercise's order.
+    pub const ALL: [Architecture; 5] = [Self::Rnn, Self::Gru, Self::Mlp, Self::WeightedMlp, Self::Attention];
+
+    /// The shipped model's name (and file stem).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Rnn => "rnn",
+            Self::Gru => "gru",
+            Self::Mlp => "mlp",
+            Self::WeightedMlp => "weighted-mlp",
+            Self::Attention => "attention",
+        }
+    }
+
+    /// A one-line description for cards and listings.
+    pub fn description(self) -> &'static str {
+        match self {
+            Self::Rnn => "Elman RNN over the words; an MLP reads the state after the last word",
+            Self::Gru => "GRU over the words; an MLP reads the state after the last word",
+            Self::Mlp => "token-wise MLP: every word gets a sub-score; the review's logit is their mean",
+            Self::WeightedMlp => {
+                "token-wise MLP: every word gets a sub-score and a sigmoid weight; the review's logit is their weighted sum"
+            }
+            Self::Attention => {
+                "restricted self-attention (1 head, learned Q/K/V, ±5 words, zero padding) then the token-wise MLP; \
+                 the review's logit is the mean of the sub-scores"
+            }
+        }
+    }
+
+    /// The exercise's test accuracy for this architecture.
+    pub fn seed_accuracy(self) -> f64 {
+        match self {
+            Self::Rnn => 0.746,
+            Self::Gru => 0.850,
+            Self::Mlp => 0.808,
+            Self::WeightedMlp => 0.806,
+            Self::Attention => 0.842,
+        }
+    }
+}
+
+/// What a network computes for a batch; `T` is a tensor in training, a value name in export.
+#[derive(Debug)]
+pub struct NetOutput<T = Tensor> {
+    /// Log-odds of positive, `[batch]`.
+    pub logit: T,
+    /// Per-word sub-scores `[batch, 100]`, zero past the length.
+    pub token_scores: T,
+    /// Per-word weights in the logit `[batch, 100]`, for token-wise models.
+    pub token_weights: Option<T>,
+    /// Attention over each word's window `[batch, 100, 11]`, for the attention model.
+    pub attention: Option<T>,
+}
+
+/// A network over word vectors `x` `[batch, 100, dim]` with `lengths` `[batch]` and the float
+/// `mask` `[batch, 100]` (1 on the review's words).
+pub trait Net: std::fmt::Debug {
+    /// The forward pass; `train` switches dropout on.
+    fn forward(&self, x: &Tensor, lengths: &Tensor, mask: &Tensor, train: bool) -> NetOutput;
+    /// The same computation as ONNX nodes.
+    fn export(&self, g: &mut Graph, x: &str, lengths: &str, mask: &str) -> NetOutput<String>;
+}
+
+/// Sizes and regularisation of a model (training settings live in the trainer's options).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Shape {
+    /// Which architecture.
+    pub architecture: Architecture,
+    /// Width of the recurrent state or of the MLP's hidden layer.
+    pub hidden: i64,
+    /// Learned word-vector dimensions concatenated to GloVe (0: GloVe only).
+    pub learned_dim: i64,
+    /// Width of attention's queries, keys and values.
+    pub attention_dim: i64,
+    /// Dropout on the word vectors and on the MLP's hidden layer.
+    pub dropout: f64,
+}
+
+/// A complete model: word vectors and one of the networks.
+#[derive(Debug)]
+pub struct SentimentNet {
+    /// The model's sizes.
+    pub shape: Shape,
+    words: WordVectors,
+    net: Box<dyn Net>,
+}
+
+impl SentimentNet {
+    /// Builds the model's variables under `vs`, with the frozen GloVe `table`.
+    pub fn new(vs: &nn::Path, glove: &Tensor, shape: Shape) -> Self {
+        let words = WordVectors::new(&(vs / "words"), glove, shape.learned_dim);
+        let input = words.dim();
+        let p = vs / shape.architecture.name();
+        let net: Box<dyn Net> = match shape.architecture {
+            Architecture::Rnn => Box::new(Recurrent::new(&p, Cell::Elman, input, shape.hidden, shape.dropout)),
+            Architecture::Gru => Box::new(Recurrent::new(&p, Cell::Gru, input, shape.hidden, shape.dropout)),
+            Architecture::Mlp => Box::new(TokenWise::new(&p, input, shape.hidden, Pooling::Mean, 0, shape.dropout)),
+            Architecture::WeightedMlp => {
+                Box::new(TokenWise::new(&p, input, shape.hidden, Pooling::Weighted, 0, shape.dropout))
+            }
+            Architecture::Attention => {
+                Box::new(TokenWise::new(&p, input, shape.hidden, Pooling::Mean, shape.attention_dim, shape.dropout))
+            }
+        };
+        Self { shape, words, net }
+    }
+
+    /// The forward pass over token `ids` `[batch, 100]` and `lengths` `[batch]`.
+    pub fn forward(&self, ids: &Tensor, lengths: &Tensor, train: bool) -> NetOutput {
+        let x = self.words.forward(ids).dropout(self.shape.dropout, train);
+        let positions = Tensor::arange(MAX_TOKENS_I64, (Kind::Int64, ids.device())).unsqueeze(0);
+        let mask = positions.lt_tensor(&lengths.unsqueeze(1)).to_kind(Kind::Float);
+        self.net.forward(&x, lengths, &mask, train)
+    }
+
+    /// The word-vector part, for writing the shared GloVe file.
+    pub fn word_vectors(&self) -> &WordVectors {
+        &self.words
+    }
+
+    /// Writes the model as ONNX (its GloVe table is the external file beside it) and returns the
+    /// names of its outputs.
+    pub fn export(&self, path: &Path, metadata: &[(&str, String)]) -> Result<Vec<String>> {
+        let batch = Dimension::Named("batch");
+        let tokens = Dimension::Fixed(MAX_TOKENS_I64);
+        let mut g = Graph::new(self.shape.architecture.name());
+        let ids = g.input(INPUT_TOKEN_IDS, DataType::INT64, &[batch, tokens]);
+        let lengths = g.input(INPUT_LENGTHS, DataType::INT64, &[batch]);
+        let x = self.words.export(&mut g, &ids);
+        let positions = g.ints("positions", &[1, MAX_TOKENS_I64], &(0..MAX_TOKENS_I64).collect::<Vec<_>>());
+        let column = g.reshape(&lengths, &[-1, 1]);
+        let inside = g.op("Less", &[&positions, &column], vec![]);
+        let mask = g.op("Cast", &[&inside], vec![super::onnx::Attr::Int("to", DataType::FLOAT as i64)]);
+        let out = self.net.export(&mut g, &x, &lengths, &mask);
+        let probability = g.op("Sigmoid", &[&out.logit], vec![]);
+        let mut names = vec![OUTPUT_PROBABILITY.to_owned(), OUTPUT_TOKEN_SCORES.to_owned()];
+        g.output(&probability, OUTPUT_PROBABILITY, DataType::FLOAT, &[batch]);
+        g.output(&out.token_scores, OUTPUT_TOKEN_SCORES, DataType::FLOAT, &[batch, tokens]);
+        if let Some(weights) = &out.token_weights {
+            g.output(weights, OUTPUT_TOKEN_WEIGHTS, DataType::FLOAT, &[batch, tokens]);
+            names.push(OUTPUT_TOKEN_WEIGHTS.to_owned());
+        }
+        if let Some(attention) = &out.attention {
+            let window = Dimension::Fixed(super::attention::WINDOW);
+            g.output(attention, OUTPUT_ATTENTION, DataType::FLOAT, &[batch, tokens, window]);
+            names.push(OUTPUT_ATTENTION.to_owned());
+        }
+        g.save(path, self.shape.architecture.description(), metadata)?;
+        Ok(names)
+    }
+}

@@ -1,0 +1,96 @@
+//! The exercise's token-wise models: an MLP gives every word a sub-score (its logit toward
+//! positive), and the review's logit is the words' sub-scores pooled:
+//! - `Mean`: their average (the plain token-wise MLP);
+//! - `Weighted`: the MLP also gives every word a weight `sigmoid(a)`, and the sub-scores are
+//!   summed with those weights.
+//!
+//! With a [`WindowAttention`] layer in front, the MLP reads each word's vector together with what
+//! the word attended to in its window.
+
+use tch::{Kind, Tensor, nn};
+
+use super::attention::WindowAttention;
+use super::mlp::{Mlp, export_positive_logit, positive_logit, select_last};
+use super::net::{Net, NetOutput};
+use super::onnx::{Attr, Graph};
+
+/// How sub-scores become the review's logit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pooling {
+    /// The mean over the review's words.
+    Mean,
+    /// The sum weighted by a learned per-word weight in (0, 1).
+    Weighted,
+}
+
+/// A token-wise MLP, optionally behind windowed self-attention.
+#[derive(Debug)]
+pub struct TokenWise {
+    attention: Option<WindowAttention>,
+    mlp: Mlp,
+    pooling: Pooling,
+}
+
+impl TokenWise {
+    /// A token-wise model over `input`-wide word vectors; `attention_dim > 0` adds attention.
+    pub fn new(vs: &nn::Path, input: i64, hidden: i64, pooling: Pooling, attention_dim: i64, dropout: f64) -> Self {
+        let attention = (attention_dim > 0).then(|| WindowAttention::new(&(vs / "attention"), input, attention_dim));
+        let features = input + attention_dim.max(0);
+        let outputs = match pooling {
+            Pooling::Mean => 2,
+            Pooling::Weighted => 3,
+        };
+        Self { attention, mlp: Mlp::new(&(vs / "mlp"), features, hidden, outputs, dropout), pooling }
+    }
+}
+
+impl Net for TokenWise {
+    fn forward(&self, x: &Tensor, lengths: &Tensor, mask: &Tensor, train: bool) -> NetOutput {
+        let (features, attention) = match &self.attention {
+            Some(layer) => {
+                let (attended, weights) = layer.forward(x);
+                (Tensor::cat(&[x.shallow_clone(), attended], 2), Some(weights))
+            }
+            None => (x.shallow_clone(), None),
+        };
+        let out = self.mlp.forward(&features, train);
+        let token_scores = positive_logit(&out) * mask;
+        let token_weights = match self.pooling {
+            Pooling::Mean => mask / lengths.clamp_min(1).to_kind(Kind::Float).unsqueeze(1),
+            Pooling::Weighted => out.select(-1, 2).sigmoid() * mask,
+        };
+        let logit = (&token_scores * &token_weights).sum_dim_intlist(1, false, Kind::Float);
+        NetOutput { logit, token_scores, token_weights: Some(token_weights), attention }
+    }
+
+    fn export(&self, g: &mut Graph, x: &str, lengths: &str, mask: &str) -> NetOutput<String> {
+        let (features, attention) = match &self.attention {
+            Some(layer) => {
+                let (attended, weights) = layer.export(g, x);
+                (g.op("Concat", &[x, &attended], vec![Attr::Int("axis", 2)]), Some(weights))
+            }
+            None => (x.to_owned(), None),
+        };
+        let out = self.mlp.export(g, &features);
+        let logit = export_positive_logit(g, &out);
+        let token_scores = g.op("Mul", &[&logit, mask], vec![]);
+        let token_weights = match self.pooling {
+            Pooling::Mean => {
+                let one = g.ints("one", &[], &[1]);
+                let at_least_one = g.op("Max", &[lengths, &one], vec![]);
+                let count = g.op("Cast", &[&at_least_one], vec![Attr::Int("to", onnx_protobuf::tensor_proto::DataType::FLOAT as i64)]);
+                let count = g.reshape(&count, &[-1, 1]);
+                g.op("Div", &[mask, &count], vec![])
+            }
+            Pooling::Weighted => {
+                let raw = select_last(g, &out, 2);
+                let weight = g.op("Sigmoid", &[&raw], vec![]);
+                g.op("Mul", &[&weight, mask], vec![])
+            }
+        };
+        let weighted = g.op("Mul", &[&token_scores, &token_weights], vec![]);
+        let axes = g.ints("axes", &[1], &[1]);
+        let logit = g.op("ReduceSum", &[&weighted, &axes], vec![Attr::Int("keepdims", 0)]);
+        NetOutput { logit, token_scores, token_weights: Some(token_weights), attention }
+    }
+}

@@ -1,0 +1,175 @@
+//! The training loop: Adam on two-class cross-entropy with gradient clipping, a per-epoch
+//! learning-rate decay, and early stopping that keeps the weights of the best validation epoch.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+use tch::{Kind, Tensor, nn, nn::OptimizerConfig};
+
+use super::net::SentimentNet;
+use crate::data::LabeledReviews;
+use crate::encoding::EncodedBatch;
+use crate::vocab::Vocabulary;
+
+/// How a model is fitted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Options {
+    /// Reviews per gradient step.
+    pub batch_size: i64,
+    /// Adam's initial learning rate.
+    pub learning_rate: f64,
+    /// Factor applied to the learning rate after every epoch (1: constant).
+    pub learning_rate_decay: f64,
+    /// Most epochs to run.
+    pub max_epochs: usize,
+    /// Stop after this many epochs without a better validation accuracy.
+    pub patience: usize,
+    /// Largest L2 norm of the gradient (0: no clipping).
+    pub clip_norm: f64,
+    /// Seed of the weights' initialisation, the shuffles and dropout.
+    pub seed: i64,
+}
+
+/// Encoded reviews and labels as tensors.
+#[derive(Debug)]
+pub struct Examples {
+    /// Token ids `[n, 100]`.
+    pub ids: Tensor,
+    /// Lengths `[n]`.
+    pub lengths: Tensor,
+    /// Labels `[n]`, 1 for positive.
+    pub labels: Tensor,
+}
+
+impl Examples {
+    /// Encodes `reviews` with `vocab`.
+    pub fn new(vocab: &Vocabulary, reviews: &LabeledReviews) -> Self {
+        let batch = EncodedBatch::encode(vocab, &reviews.texts);
+        let n = batch.len() as i64;
+        Self {
+            ids: Tensor::from_slice(&batch.token_ids).view([n, super::MAX_TOKENS_I64]),
+            lengths: Tensor::from_slice(&batch.lengths),
+            labels: Tensor::from_slice(&reviews.labels.iter().map(|&l| i64::from(l)).collect::<Vec<_>>()),
+        }
+    }
+
+    /// Number of reviews.
+    pub fn len(&self) -> i64 {
+        self.lengths.size()[0]
+    }
+
+    /// True when there is no review.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// One epoch's record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Epoch {
+    /// 1-based epoch number.
+    pub epoch: usize,
+    /// Mean training loss over the epoch.
+    pub train_loss: f64,
+    /// Validation accuracy after the epoch.
+    pub validation_accuracy: f64,
+}
+
+/// The result of [`fit`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Fitted {
+    /// Every epoch run.
+    pub history: Vec<Epoch>,
+    /// The epoch whose weights were kept.
+    pub best_epoch: usize,
+}
+
+/// Two-class cross-entropy of the model's logits against `labels`.
+pub fn loss(net: &SentimentNet, ids: &Tensor, lengths: &Tensor, labels: &Tensor, train: bool) -> Tensor {
+    let logit = net.forward(ids, lengths, train).logit;
+    // Logits (0, z) for (negative, positive): softmax gives P(positive) = sigmoid(z).
+    Tensor::stack(&[logit.zeros_like(), logit], 1).cross_entropy_for_logits(labels)
+}
+
+/// P(positive) for every example, in batches, without gradients.
+pub fn probabilities(net: &SentimentNet, examples: &Examples) -> Vec<f32> {
+    let _guard = tch::no_grad_guard();
+    let mut out = Vec::with_capacity(examples.len() as usize);
+    let step = 1024;
+    for start in (0..examples.len()).step_by(step) {
+        let n = step.min((examples.len() - start) as usize) as i64;
+        let logit = net.forward(&examples.ids.narrow(0, start, n), &examples.lengths.narrow(0, start, n), false).logit;
+        out.extend(Vec::<f32>::try_from(logit.sigmoid().to_kind(Kind::Float)).expect("float probabilities"));
+    }
+    out
+}
+
+fn accuracy(net: &SentimentNet, examples: &Examples) -> f64 {
+    let labels = Vec::<i64>::try_from(&examples.labels).expect("int64 labels");
+    let right = probabilities(net, examples)
+        .iter()
+        .zip(&labels)
+        .filter(|&(&p, &l)| (p > crate::metrics::THRESHOLD) == (l == 1))
+        .count();
+    right as f64 / labels.len().max(1) as f64
+}
+
+/// Trains `net` (whose variables live in `vs`) on `train`, stopping early on `validation`, and
+/// leaves it with the weights of its best validation epoch. `on_epoch` sees each epoch's record.
+pub fn fit(
+    net: &SentimentNet,
+    vs: &nn::VarStore,
+    train: &Examples,
+    validation: &Examples,
+    options: &Options,
+    mut on_epoch: impl FnMut(&Epoch),
+) -> anyhow::Result<Fitted> {
+    let mut optimizer = nn::Adam::default().build(vs, options.learning_rate)?;
+    let mut history = Vec::new();
+    let mut best: Option<(f64, usize, HashMap<String, Tensor>)> = None;
+    let mut learning_rate = options.learning_rate;
+    for epoch in 1..=options.max_epochs {
+        let order = Tensor::randperm(train.len(), (Kind::Int64, tch::Device::Cpu));
+        let (mut total, mut steps) = (0.0, 0);
+        for start in (0..train.len()).step_by(options.batch_size as usize) {
+            let n = options.batch_size.min(train.len() - start);
+            let rows = order.narrow(0, start, n);
+            let loss = loss(net, &train.ids.index_select(0, &rows), &train.lengths.index_select(0, &rows), &train.labels.index_select(0, &rows), true);
+            optimizer.zero_grad();
+            loss.backward();
+            if options.clip_norm > 0.0 {
+                optimizer.clip_grad_norm(options.clip_norm);
+            }
+            optimizer.step();
+            total += loss.double_value(&[]);
+            steps += 1;
+        }
+        let record = Epoch { epoch, train_loss: total / steps.max(1) as f64, validation_accuracy: accuracy(net, validation) };
+        on_epoch(&record);
+        let improved = best.as_ref().is_none_or(|(acc, _, _)| record.validation_accuracy > *acc);
+        if improved {
+            best = Some((record.validation_accuracy, epoch, snapshot(vs)));
+        }
+        history.push(record);
+        let best_epoch = best.as_ref().map_or(epoch, |b| b.1);
+        if epoch - best_epoch >= options.patience {
+            break;
+        }
+        learning_rate *= options.learning_rate_decay;
+        optimizer.set_lr(learning_rate);
+    }
+    let (_, best_epoch, weights) = best.ok_or_else(|| anyhow::anyhow!("no epoch was run"))?;
+    restore(vs, &weights);
+    Ok(Fitted { history, best_epoch })
+}
+
+fn snapshot(vs: &nn::VarStore) -> HashMap<String, Tensor> {
+    vs.variables().into_iter().map(|(name, t)| (name, t.detach().copy())).collect()
+}
+
+fn restore(vs: &nn::VarStore, weights: &HashMap<String, Tensor>) {
+    let _guard = tch::no_grad_guard();
+    for (name, mut var) in vs.variables() {
+        var.copy_(&weights[&name]);
+    }
+}
