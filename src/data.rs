@@ -15,6 +15,10 @@ use arrow::datatypes::DataType;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::ProjectionMask;
 
+/// The column that groups reviews of one movie; when present, a movie's reviews are never split
+/// between training and validation.
+pub const GROUP_COLUMN: &str = "movie_id";
+
 /// Label columns tried, in order, when none is named.
 pub const DEFAULT_LABEL_COLUMNS: [&str; 2] = ["label", "sentiment"];
 
@@ -25,6 +29,8 @@ pub struct LabeledReviews {
     pub texts: Vec<String>,
     /// The labels, one per text.
     pub labels: Vec<bool>,
+    /// The [`GROUP_COLUMN`] value of each review, where the file has that column.
+    pub groups: Option<Vec<String>>,
 }
 
 impl LabeledReviews {
@@ -53,6 +59,9 @@ impl LabeledReviews {
     pub fn head(mut self, n: usize) -> Self {
         self.texts.truncate(n);
         self.labels.truncate(n);
+        if let Some(groups) = &mut self.groups {
+            groups.truncate(n);
+        }
         self
     }
 
@@ -69,7 +78,34 @@ impl LabeledReviews {
         Self {
             texts: indices.iter().map(|&i| self.texts[i].clone()).collect(),
             labels: indices.iter().map(|&i| self.labels[i]).collect(),
+            groups: self.groups.as_ref().map(|g| indices.iter().map(|&i| g[i].clone()).collect()),
         }
+    }
+
+    /// Splits off about `fraction` of the reviews for validation, whole groups at a time when the
+    /// reviews have groups (so validation measures generalisation to unseen movies), and returns
+    /// (training, validation).
+    pub fn split_validation(&self, fraction: f64, seed: u64) -> (Self, Self) {
+        use rand::{SeedableRng, seq::SliceRandom};
+        let wanted = (self.len() as f64 * fraction).round() as usize;
+        let mut rows_of: Vec<Vec<usize>> = match &self.groups {
+            Some(groups) => {
+                let mut by_group: std::collections::BTreeMap<&str, Vec<usize>> = Default::default();
+                for (i, g) in groups.iter().enumerate() {
+                    by_group.entry(g).or_default().push(i);
+                }
+                by_group.into_values().collect()
+            }
+            None => (0..self.len()).map(|i| vec![i]).collect(),
+        };
+        rows_of.shuffle(&mut rand::rngs::StdRng::seed_from_u64(seed));
+        let (mut validation, mut train) = (Vec::new(), Vec::new());
+        for rows in rows_of {
+            if validation.len() < wanted { validation.extend(rows) } else { train.extend(rows) }
+        }
+        train.sort_unstable();
+        validation.sort_unstable();
+        (self.select(&train), self.select(&validation))
     }
 
     fn load_parquet(path: &Path, text_column: &str, label_column: Option<&str>) -> Result<Self> {
@@ -80,15 +116,22 @@ impl LabeledReviews {
         let label_column = resolve_label_column(&names, label_column)?;
         let text_index = column_index(&names, text_column)?;
         let label_index = column_index(&names, &label_column)?;
-        let mask = ProjectionMask::roots(builder.parquet_schema(), [text_index, label_index]);
+        let group_index = names.iter().position(|n| *n == GROUP_COLUMN);
+        let roots = [Some(text_index), Some(label_index), group_index].into_iter().flatten();
+        let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
         let reader = builder.with_projection(mask).build()?;
-        let mut reviews = Self::default();
+        let mut reviews = Self { groups: group_index.map(|_| Vec::new()), ..Self::default() };
         for batch in reader {
             let batch = batch.context("cannot decode a record batch")?;
             let texts = batch.column_by_name(text_column).expect("projected");
             let labels = batch.column_by_name(&label_column).expect("projected");
             push_texts(&mut reviews.texts, texts, text_column)?;
             push_labels(&mut reviews.labels, labels, &label_column)?;
+            if let Some(groups) = &mut reviews.groups {
+                let column = batch.column_by_name(GROUP_COLUMN).expect("projected");
+                let strings = cast(column, &DataType::Utf8)?;
+                groups.extend(strings.as_string::<i32>().iter().map(|g| g.unwrap_or("").to_owned()));
+            }
         }
         Ok(reviews)
     }
@@ -100,10 +143,14 @@ impl LabeledReviews {
         let label_column = resolve_label_column(&names, label_column)?;
         let text_index = column_index(&names, text_column)?;
         let label_index = column_index(&names, &label_column)?;
-        let mut reviews = Self::default();
+        let group_index = names.iter().position(|n| *n == GROUP_COLUMN);
+        let mut reviews = Self { groups: group_index.map(|_| Vec::new()), ..Self::default() };
         for (row, record) in reader.records().enumerate() {
             let record = record.with_context(|| format!("bad CSV record {}", row + 1))?;
             reviews.texts.push(record.get(text_index).unwrap_or("").to_owned());
+            if let (Some(groups), Some(i)) = (&mut reviews.groups, group_index) {
+                groups.push(record.get(i).unwrap_or("").to_owned());
+            }
             let label = record.get(label_index).unwrap_or("");
             reviews.labels.push(
                 parse_label(label)
@@ -200,6 +247,20 @@ mod tests {
         std::fs::write(&path, "text,label\nfine,1\n").unwrap();
         let err = format!("{:#}", LabeledReviews::load(&path, "review", None).unwrap_err());
         assert!(err.contains("no column \"review\"") && err.contains("\"text\""), "{err}");
+    }
+
+    #[test]
+    fn validation_takes_whole_groups() {
+        let reviews = LabeledReviews {
+            texts: (0..100).map(|i| i.to_string()).collect(),
+            labels: (0..100).map(|i| i % 2 == 0).collect(),
+            groups: Some((0..100).map(|i| format!("movie{}", i / 10)).collect()),
+        };
+        let (train, validation) = reviews.split_validation(0.2, 1);
+        assert_eq!(train.len() + validation.len(), 100);
+        assert_eq!(validation.len(), 20);
+        let held: std::collections::HashSet<_> = validation.groups.unwrap().into_iter().collect();
+        assert!(train.groups.unwrap().iter().all(|g| !held.contains(g)));
     }
 
     #[test]

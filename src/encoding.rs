@@ -17,7 +17,7 @@ pub struct EncodedBatch {
 
 impl EncodedBatch {
     /// Encodes `texts` in parallel; `None` (a NULL review) encodes as an empty review.
-    pub fn encode<'a, T>(vocab: &Vocabulary, texts: &[T]) -> Self
+    pub fn encode<T>(vocab: &Vocabulary, texts: &[T]) -> Self
     where
         T: AsTextBytes + Sync,
     {

@@ -5,7 +5,9 @@
 //! [`metrics`], model [`card`]s and labeled [`data`]. The trainer, behind the `train` feature,
 //! lives in [`train`].
 
+pub mod batch;
 pub mod card;
+pub mod catalog;
 pub mod data;
 pub mod encoding;
 pub mod machine;

@@ -14,6 +14,7 @@ use ort::session::{RunOptions, Session, OutputSelector};
 use ort::value::TensorRef;
 
 use crate::encoding::EncodedBatch;
+use crate::runtime::Provider;
 use crate::text::MAX_TOKENS;
 
 /// Input: token ids, int64 `[batch, 100]`.
@@ -54,14 +55,20 @@ pub struct Explanation {
 
 impl SentimentModel {
     /// Loads an `.onnx` file (its external data is read from the same folder) with `threads`
-    /// intra-op threads, and checks that it follows the contract.
-    pub fn load(path: &Path, threads: usize) -> Result<Self> {
+    /// intra-op threads on `provider`, and checks that it follows the contract.
+    pub fn load(path: &Path, threads: usize, provider: Provider) -> Result<Self> {
         let environment = crate::runtime::environment()?;
         if !path.is_file() {
             bail!("model file {} does not exist", path.display());
         }
+        let provider = provider.resolve()?;
         let session = (|| -> Result<Session> {
             let mut builder = Session::builder(environment)?.with_intra_threads(threads).map_err(|e| anyhow::anyhow!("{e}"))?;
+            if provider == Provider::Cuda {
+                builder = builder
+                    .with_execution_providers([ort::ep::CUDA::default().build().error_on_failure()])
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+            }
             Ok(builder.commit_from_file(path)?)
         })()
         .with_context(|| format!("cannot load model {}", path.display()))?;

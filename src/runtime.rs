@@ -33,6 +33,42 @@ pub fn environment() -> Result<&'static ort::environment::Environment> {
         .map_err(|e| anyhow!("{e}"))
 }
 
+/// Where a model runs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Provider {
+    /// ONNX Runtime's CPU execution provider.
+    #[default]
+    Cpu,
+    /// The CUDA execution provider; an error where it is unavailable.
+    Cuda,
+    /// CUDA when the loaded ONNX Runtime has it, else the CPU (said once in the log).
+    Auto,
+}
+
+impl Provider {
+    /// The provider sessions will actually use: resolves `Auto`, and fails for `Cuda` when the
+    /// loaded ONNX Runtime has no CUDA execution provider.
+    pub fn resolve(self) -> Result<Provider> {
+        use ort::ep::ExecutionProvider;
+        let cuda = ort::ep::CUDA::is_available().map_err(|e| anyhow!("cannot query ONNX Runtime's providers: {e}"))?;
+        match (self, cuda) {
+            (Provider::Cpu, _) => Ok(Provider::Cpu),
+            (Provider::Cuda | Provider::Auto, true) => Ok(Provider::Cuda),
+            (Provider::Cuda, false) => Err(anyhow!(
+                "--provider cuda: the loaded ONNX Runtime ({}) has no CUDA execution provider; install \
+                 onnxruntime-gpu and point {DYLIB_ENV} at its libonnxruntime.so, or use --provider cpu",
+                locate_library().map_or_else(|_| "unknown".to_owned(), |p| p.display().to_string())
+            )),
+            (Provider::Auto, false) => {
+                static ONCE: std::sync::Once = std::sync::Once::new();
+                ONCE.call_once(|| tracing::info!("CUDA is not available; scoring on the CPU"));
+                Ok(Provider::Cpu)
+            }
+        }
+    }
+}
+
 /// Finds the ONNX Runtime shared library, or says everywhere it looked and how to fix it.
 pub fn locate_library() -> Result<PathBuf> {
     let mut looked = Vec::new();

@@ -52,6 +52,9 @@ struct Args {
     /// Learned word-vector dimensions added to GloVe (0: GloVe only) [default: tuned].
     #[arg(long)]
     learned_dim: Option<i64>,
+    /// Only words in at least this many training reviews get learned dimensions.
+    #[arg(long, default_value_t = 20)]
+    learned_min_reviews: u32,
     /// Attention's query/key/value width (attention model only).
     #[arg(long, default_value_t = 32)]
     attention_dim: i64,
@@ -111,6 +114,7 @@ fn main() -> Result<()> {
             learned_dim: args.learned_dim.unwrap_or(learned_dim),
             attention_dim: if args.arch == Architecture::Attention { args.attention_dim } else { 0 },
             dropout: args.dropout.unwrap_or(dropout),
+            learned_min_reviews: args.learned_min_reviews,
         },
         options: Options {
             batch_size: args.batch_size,

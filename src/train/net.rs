@@ -110,6 +110,8 @@ pub struct Shape {
     pub attention_dim: i64,
     /// Dropout on the word vectors and on the MLP's hidden layer.
     pub dropout: f64,
+    /// Only words in at least this many training reviews get learned dimensions.
+    pub learned_min_reviews: u32,
 }
 
 /// A complete model: word vectors and one of the networks.
@@ -122,9 +124,10 @@ pub struct SentimentNet {
 }
 
 impl SentimentNet {
-    /// Builds the model's variables under `vs`, with the frozen GloVe `table`.
-    pub fn new(vs: &nn::Path, glove: &Tensor, shape: Shape) -> Self {
-        let words = WordVectors::new(&(vs / "words"), glove, shape.learned_dim);
+    /// Builds the model's variables under `vs`, with the frozen GloVe `table` and the words
+    /// allowed learned dimensions (`learnable`, see [`WordVectors::new`]).
+    pub fn new(vs: &nn::Path, glove: &Tensor, learnable: &Tensor, shape: Shape) -> Self {
+        let words = WordVectors::new(&(vs / "words"), glove, shape.learned_dim, learnable);
         let input = words.dim();
         let p = vs / shape.architecture.name();
         let net: Box<dyn Net> = match shape.architecture {

@@ -13,14 +13,13 @@ use super::glove::{GLOVE_DIM, Glove};
 use super::net::{SentimentNet, Shape};
 use super::trainer::{self, Examples, Options};
 use super::word_vectors::GLOVE_FILE;
+use crate::catalog::VOCABULARY_FILE;
 use crate::card::{Contract, DataSummary, ExamplePrediction, ModelCard, SEED_EXAMPLES, TrainingRun, label_for};
 use crate::data::LabeledReviews;
 use crate::encoding::EncodedBatch;
 use crate::metrics::Metrics;
 use crate::model::{CONTRACT_VERSION, SentimentModel};
 
-/// The vocabulary file written beside the models.
-pub const VOCABULARY_FILE: &str = "vocab.txt";
 /// Test reviews scored by both tch and ONNX Runtime after export.
 pub const PARITY_REVIEWS: usize = 256;
 /// Largest difference in P(positive) allowed between tch and ONNX Runtime.
@@ -80,21 +79,20 @@ pub fn run(job: &Job) -> Result<Trained> {
     if let Some(limit) = job.train_limit {
         labeled = labeled.head(limit);
     }
-    let validation_size = ((labeled.len() as f64) * job.validation_fraction).round() as usize;
-    if validation_size == 0 || validation_size >= labeled.len() {
+    let (train, validation) = labeled.split_validation(job.validation_fraction, job.options.seed as u64);
+    if train.is_empty() || validation.is_empty() {
         bail!("{} training reviews cannot be split with validation fraction {}", labeled.len(), job.validation_fraction);
     }
-    let validation = labeled.select(&(0..validation_size).collect::<Vec<_>>());
-    let train = labeled.select(&(validation_size..labeled.len()).collect::<Vec<_>>());
     let mut test = LabeledReviews::load(&job.test_file, &job.text_column, label_column)?.shuffled(job.options.seed as u64);
     if let Some(limit) = job.test_limit {
         test = test.head(limit);
     }
 
-    let vs = nn::VarStore::new(Device::Cpu);
-    let net = SentimentNet::new(&vs.root(), &table, job.shape.clone());
     let train_examples = Examples::new(&glove.vocabulary, &train);
     let validation_examples = Examples::new(&glove.vocabulary, &validation);
+    let learnable = frequent_words(&train_examples, rows as usize, job.shape.learned_min_reviews);
+    let vs = nn::VarStore::new(Device::Cpu);
+    let net = SentimentNet::new(&vs.root(), &table, &learnable, job.shape.clone());
     let name = job.shape.architecture.name();
     let started = Instant::now();
     let fitted = trainer::fit(&net, &vs, &train_examples, &validation_examples, &job.options, |e| {
@@ -110,7 +108,7 @@ pub fn run(job: &Job) -> Result<Trained> {
     let metadata = [("model", name.to_owned()), ("contract_version", CONTRACT_VERSION.to_string())];
     let outputs = net.export(&onnx_path, &metadata)?;
 
-    let model = SentimentModel::load(&onnx_path, 1)?;
+    let model = SentimentModel::load(&onnx_path, 1, crate::runtime::Provider::Cpu)?;
     let score = |reviews: &LabeledReviews| model.probabilities(&EncodedBatch::encode(&glove.vocabulary, &reviews.texts));
     let parity_reviews = test.select(&(0..PARITY_REVIEWS.min(test.len())).collect::<Vec<_>>());
     let from_tch = trainer::probabilities(&net, &Examples::new(&glove.vocabulary, &parity_reviews));
@@ -171,6 +169,22 @@ pub fn run(job: &Job) -> Result<Trained> {
     Ok(Trained { card, parity_max_difference, losses: fitted.history.iter().map(|e| e.train_loss).collect() })
 }
 
+/// 1 for the ids that occur in at least `min_reviews` of the examples, else 0 (`[rows]`).
+fn frequent_words(examples: &Examples, rows: usize, min_reviews: u32) -> Tensor {
+    let ids = Vec::<i64>::try_from(examples.ids.flatten(0, -1)).expect("int64 ids");
+    let mut reviews = vec![0u32; rows];
+    let mut last_seen = vec![usize::MAX; rows];
+    for (review, row) in ids.chunks(crate::text::MAX_TOKENS).enumerate() {
+        for &id in row.iter().filter(|&&id| id != crate::vocab::UNKNOWN_ID) {
+            if last_seen[id as usize] != review {
+                last_seen[id as usize] = review;
+                reviews[id as usize] += 1;
+            }
+        }
+    }
+    Tensor::from_slice(&reviews.iter().map(|&n| u8::from(n >= min_reviews)).collect::<Vec<_>>())
+}
+
 /// The departures from the exercise's recipe (frozen 100-d GloVe, batch 32, Adam 1e-3, 10 epochs,
 /// hidden 64, plain cross-entropy), in words.
 fn changes_from_seed(job: &Job) -> Vec<String> {
@@ -179,11 +193,13 @@ fn changes_from_seed(job: &Job) -> Vec<String> {
         format!("GloVe 6B 50-d (the exercise used 100-d), {} most frequent words, frozen", job.vocabulary_size),
         "padding is masked: recurrent models read the state after the last real word, token-wise models pool only real words".to_owned(),
         format!("early stopping on validation accuracy (patience {}), keeping the best epoch's weights", o.patience),
+        "the validation split holds out whole movies (movie_id) when the training file has them".to_owned(),
     ];
     if s.learned_dim > 0 {
         changes.push(format!(
-            "{} learned dimensions per word, trained from zero on the training split, concatenated to GloVe",
-            s.learned_dim
+            "{} learned dimensions per word, concatenated to GloVe and trained from zero on the training split, \
+             for the words in at least {} training reviews (the others keep zeros)",
+            s.learned_dim, s.learned_min_reviews
         ));
     }
     if s.dropout > 0.0 {

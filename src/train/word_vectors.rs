@@ -13,14 +13,16 @@ pub const GLOVE_FILE: &str = "glove.f32";
 pub struct WordVectors {
     glove: Tensor,
     learned: Option<Tensor>,
+    learnable: Tensor,
 }
 
 impl WordVectors {
     /// `glove` is the frozen `[vocab + 1, 50]` table (row 0 zero); `learned_dim > 0` adds that
-    /// many trainable dimensions per word, starting at zero, with row 0 kept at zero.
-    pub fn new(vs: &nn::Path, glove: &Tensor, learned_dim: i64) -> Self {
+    /// many trainable dimensions per word, starting at zero. Only the words where `learnable`
+    /// (`[vocab + 1]`, 0 or 1) is 1 ever leave zero, so rare words cannot be memorised.
+    pub fn new(vs: &nn::Path, glove: &Tensor, learned_dim: i64, learnable: &Tensor) -> Self {
         let learned = (learned_dim > 0).then(|| vs.zeros("learned_word_vectors", &[glove.size()[0], learned_dim]));
-        Self { glove: glove.shallow_clone(), learned }
+        Self { glove: glove.shallow_clone(), learned, learnable: learnable.to_kind(Kind::Float).view([-1, 1]) }
     }
 
     /// Width of a word's vector.
@@ -32,7 +34,11 @@ impl WordVectors {
     pub fn forward(&self, ids: &Tensor) -> Tensor {
         let glove = Tensor::embedding(&self.glove, ids, 0, false, false);
         match &self.learned {
-            Some(learned) => Tensor::cat(&[glove, Tensor::embedding(learned, ids, 0, false, false)], 2),
+            Some(learned) => {
+                // Rows that are not learnable get no gradient, so they stay zero, as exported.
+                let learnable = Tensor::embedding(&self.learnable, ids, 0, false, false);
+                Tensor::cat(&[glove, Tensor::embedding(learned, ids, 0, false, false) * learnable], 2)
+            }
             None => glove,
         }
     }

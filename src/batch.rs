@@ -1,0 +1,45 @@
+//! Scoring whole Arrow arrays of reviews: the vectorised path shared by the CLI and the SQL
+//! functions. A NULL review gets a NULL score.
+
+use anyhow::{Result, bail};
+use arrow::array::{Array, AsArray, Float32Array, StringArray};
+use arrow::datatypes::DataType;
+
+use crate::card::label_for;
+use crate::encoding::EncodedBatch;
+use crate::model::SentimentModel;
+use crate::vocab::Vocabulary;
+
+/// True for the Arrow types a review column may have: the three string types, and the two binary
+/// types (bytes that are not UTF-8 only separate words).
+pub fn is_text_type(data_type: &DataType) -> bool {
+    matches!(
+        data_type,
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Binary | DataType::LargeBinary | DataType::BinaryView
+    )
+}
+
+/// The reviews of a text array as bytes, `None` for NULL.
+pub fn text_values(array: &dyn Array) -> Result<Vec<Option<&[u8]>>> {
+    Ok(match array.data_type() {
+        DataType::Utf8 => array.as_string::<i32>().iter().map(|v| v.map(str::as_bytes)).collect(),
+        DataType::LargeUtf8 => array.as_string::<i64>().iter().map(|v| v.map(str::as_bytes)).collect(),
+        DataType::Utf8View => array.as_string_view().iter().map(|v| v.map(str::as_bytes)).collect(),
+        DataType::Binary => array.as_binary::<i32>().iter().collect(),
+        DataType::LargeBinary => array.as_binary::<i64>().iter().collect(),
+        DataType::BinaryView => array.as_binary_view().iter().collect(),
+        other => bail!("reviews must be text, not {other}"),
+    })
+}
+
+/// P(positive) for every review of `array`, NULL where the review is NULL.
+pub fn score_array(model: &SentimentModel, vocabulary: &Vocabulary, array: &dyn Array) -> Result<Float32Array> {
+    let texts = text_values(array)?;
+    let probabilities = model.probabilities(&EncodedBatch::encode(vocabulary, &texts))?;
+    Ok(texts.iter().zip(probabilities).map(|(text, p)| text.map(|_| p)).collect())
+}
+
+/// `positive`/`negative` for each score, NULL for NULL.
+pub fn label_array(scores: &Float32Array) -> StringArray {
+    scores.iter().map(|score| score.map(label_for)).collect()
+}

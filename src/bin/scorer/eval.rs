@@ -1,0 +1,61 @@
+//! `scorer eval`: a model's metrics on a labeled file.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::Args;
+use sentiment::data::LabeledReviews;
+use sentiment::encoding::EncodedBatch;
+use sentiment::metrics::Metrics;
+use serde::Serialize;
+
+use crate::options::ModelOptions;
+
+/// Evaluate a model on labeled reviews: accuracy, F1, ROC AUC and the confusion matrix.
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// Labeled reviews, Parquet or CSV.
+    #[arg(long)]
+    input: PathBuf,
+    /// The column holding the review text.
+    #[arg(long, default_value = "review")]
+    column: String,
+    /// The label column (0/1 or positive/negative) [default: label, else sentiment].
+    #[arg(long)]
+    label_column: Option<String>,
+    #[command(flatten)]
+    model: ModelOptions,
+    /// Print the metrics as one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Serialize)]
+struct Report<'a> {
+    model: &'a str,
+    input: String,
+    #[serde(flatten)]
+    metrics: Metrics,
+}
+
+/// Scores the file and prints the metrics.
+pub fn run(args: &EvalArgs) -> Result<()> {
+    args.model.configure_threads();
+    let (catalog, name) = args.model.open()?;
+    let model = catalog.model(&name)?;
+    let reviews = LabeledReviews::load(&args.input, &args.column, args.label_column.as_deref())?;
+    let scores = model.probabilities(&EncodedBatch::encode(catalog.vocabulary(), &reviews.texts))?;
+    let metrics = Metrics::compute(&scores, &reviews.labels);
+    if args.json {
+        let report = Report { model: &name, input: args.input.display().to_string(), metrics };
+        println!("{}", serde_json::to_string(&report)?);
+        return Ok(());
+    }
+    let c = metrics.confusion;
+    println!("model {name} on {} ({} reviews)", args.input.display(), metrics.n);
+    println!("accuracy {:.4}  F1 {:.4}  ROC AUC {:.4}", metrics.accuracy, metrics.f1, metrics.roc_auc.unwrap_or(f64::NAN));
+    println!("                 predicted negative  predicted positive");
+    println!("label negative   {:>18}  {:>18}", c.true_negative, c.false_positive);
+    println!("label positive   {:>18}  {:>18}", c.false_negative, c.true_positive);
+    Ok(())
+}

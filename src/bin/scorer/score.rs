@@ -1,0 +1,157 @@
+//! `scorer score` (and `scorer --input`): Parquet in, the same rows with their sentiment out.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use arrow::array::{ArrayRef, RecordBatch};
+use arrow::datatypes::{DataType, Field, Schema};
+use clap::Args;
+use parquet::arrow::ArrowWriter;
+use parquet::file::properties::WriterProperties;
+use sentiment::batch::{label_array, score_array};
+use serde::Serialize;
+
+use crate::input::ParquetInput;
+use crate::options::ModelOptions;
+use crate::output::AtomicFile;
+
+/// Rows per Parquet row group written: several per file, so that readers can split the work.
+const ROW_GROUP_SIZE: usize = 65_536;
+
+/// Score every review of Parquet files; write them out with a score and a label column.
+#[derive(Debug, Clone, Args)]
+pub struct ScoreArgs {
+    /// A Parquet file, a folder of them, or a glob such as 'landing/*.parquet'.
+    #[arg(long)]
+    pub input: String,
+    /// The output Parquet file [default: <input stem>.scored.parquet beside the input].
+    #[arg(long)]
+    pub output: Option<PathBuf>,
+    /// The column holding the review text.
+    #[arg(long, default_value = "review")]
+    pub column: String,
+    #[command(flatten)]
+    pub model: ModelOptions,
+    /// Rows read and scored at a time.
+    #[arg(long, default_value_t = 8192)]
+    pub batch_size: usize,
+    /// Replace an existing output file.
+    #[arg(long)]
+    pub overwrite: bool,
+    /// Name of the appended P(positive) column.
+    #[arg(long, default_value = "sentiment_score")]
+    pub score_column: String,
+    /// Name of the appended label column.
+    #[arg(long, default_value = "sentiment_label")]
+    pub label_column_out: String,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// What a scoring run did.
+#[derive(Debug, Serialize)]
+pub struct Summary {
+    /// The file written.
+    pub output: PathBuf,
+    /// The model used.
+    pub model: String,
+    /// Rows scored.
+    pub rows: u64,
+    /// Wall-clock seconds, loading included.
+    pub seconds: f64,
+    /// Rows per second.
+    pub rows_per_second: f64,
+    /// Share of non-NULL reviews labeled positive.
+    pub share_positive: f64,
+}
+
+/// Scores the input and writes the output atomically.
+pub fn run(args: &ScoreArgs) -> Result<()> {
+    let started = Instant::now();
+    args.model.configure_threads();
+    let input = ParquetInput::open(&args.input)?;
+    let column = input.text_column(&args.column)?;
+    for name in [&args.score_column, &args.label_column_out] {
+        if input.schema().field_with_name(name).is_ok() {
+            bail!(
+                "the input already has a column {name:?}; choose other output names with \
+                 --score-column and --label-column-out"
+            );
+        }
+    }
+    if args.score_column == args.label_column_out {
+        bail!("--score-column and --label-column-out are both {:?}", args.score_column);
+    }
+    let output = args.output.clone().unwrap_or_else(|| input.default_output());
+    if output.exists() && !args.overwrite {
+        bail!("{} already exists; pass --overwrite to replace it", output.display());
+    }
+    let (catalog, name) = args.model.open()?;
+    let model = catalog.model(&name)?;
+
+    let mut fields = input.schema().fields().to_vec();
+    fields.push(Arc::new(Field::new(&args.score_column, DataType::Float32, true)));
+    fields.push(Arc::new(Field::new(&args.label_column_out, DataType::Utf8, true)));
+    let schema = Arc::new(Schema::new_with_metadata(fields, input.schema().metadata().clone()));
+
+    let file = AtomicFile::create(&output)?;
+    let properties = WriterProperties::builder().set_max_row_group_row_count(Some(ROW_GROUP_SIZE)).build();
+    let mut writer = ArrowWriter::try_new(file.handle()?, schema.clone(), Some(properties))?;
+    let progress = crate::progress::bar(input.rows(), "scoring");
+    let (mut rows, mut positive, mut scored) = (0u64, 0u64, 0u64);
+    for batch in input.batches(args.batch_size)? {
+        if crate::INTERRUPTED.load(Ordering::Relaxed) {
+            bail!(crate::Interrupted);
+        }
+        let batch = batch?;
+        let scores = score_array(&model, catalog.vocabulary(), batch.column(column))?;
+        let labels = label_array(&scores);
+        scored += (scores.len() - arrow::array::Array::null_count(&scores)) as u64;
+        positive += scores.iter().flatten().filter(|&p| p > sentiment::metrics::THRESHOLD).count() as u64;
+        let mut columns: Vec<ArrayRef> = batch.columns().to_vec();
+        columns.push(Arc::new(scores));
+        columns.push(Arc::new(labels));
+        writer.write(&RecordBatch::try_new(schema.clone(), columns)?)?;
+        rows += batch.num_rows() as u64;
+        progress.inc(batch.num_rows() as u64);
+    }
+    writer.close().with_context(|| format!("cannot finish {}", output.display()))?;
+    file.commit()?;
+    progress.finish_and_clear();
+
+    let seconds = started.elapsed().as_secs_f64();
+    let summary = Summary {
+        output,
+        model: name,
+        rows,
+        seconds,
+        rows_per_second: rows as f64 / seconds.max(1e-9),
+        share_positive: if scored == 0 { 0.0 } else { positive as f64 / scored as f64 },
+    };
+    print_summary(&summary, args.json)
+}
+
+fn print_summary(s: &Summary, json: bool) -> Result<()> {
+    if json {
+        println!("{}", serde_json::to_string(s)?);
+    } else {
+        println!(
+            "scored {} rows with {} in {:.2} s ({:.0} rows/s), {:.1}% positive -> {}",
+            s.rows,
+            s.model,
+            s.seconds,
+            s.rows_per_second,
+            100.0 * s.share_positive,
+            display(&s.output)
+        );
+    }
+    Ok(())
+}
+
+fn display(path: &Path) -> String {
+    path.display().to_string()
+}

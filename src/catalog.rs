@@ -1,0 +1,103 @@
+//! The shipped models: a folder holding `vocab.txt`, the shared GloVe table, and for each model
+//! `<name>.onnx` with its card `<name>.json`. Models are chosen by name from this set only,
+//! never by arbitrary path.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use anyhow::{Context, Result, bail};
+
+use crate::card::ModelCard;
+use crate::model::SentimentModel;
+use crate::runtime::Provider;
+use crate::vocab::Vocabulary;
+
+/// The model used when none is named: the most accurate on IMDB test (see the README).
+pub const DEFAULT_MODEL: &str = "gru";
+
+/// The environment variable naming the models folder.
+pub const MODELS_DIR_ENV: &str = "SENTIMENT_MODELS";
+
+/// The vocabulary file every model's `token_ids` refer to.
+pub const VOCABULARY_FILE: &str = "vocab.txt";
+
+/// The models of one folder, loaded on first use and then shared.
+#[derive(Debug)]
+pub struct Catalog {
+    dir: PathBuf,
+    vocabulary: Arc<Vocabulary>,
+    cards: BTreeMap<String, ModelCard>,
+    threads: usize,
+    provider: Provider,
+    loaded: Mutex<BTreeMap<String, Arc<SentimentModel>>>,
+}
+
+impl Catalog {
+    /// The models folder: `$SENTIMENT_MODELS`, else `models/` of the source tree.
+    pub fn default_dir() -> PathBuf {
+        std::env::var_os(MODELS_DIR_ENV)
+            .map(PathBuf::from)
+            .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("models"))
+    }
+
+    /// Reads the vocabulary and every card of `dir`; each model will run with `threads`
+    /// ONNX Runtime threads on `provider`. Fails when a card has no `.onnx` beside it.
+    pub fn open(dir: &Path, threads: usize, provider: Provider) -> Result<Self> {
+        let vocabulary = Arc::new(Vocabulary::load(&dir.join(VOCABULARY_FILE))?);
+        let mut cards = BTreeMap::new();
+        let entries = std::fs::read_dir(dir).with_context(|| format!("cannot list models folder {}", dir.display()))?;
+        for entry in entries {
+            let path = entry?.path();
+            if path.extension().is_some_and(|e| e == "json") {
+                let card = ModelCard::load(&path)?;
+                let onnx = dir.join(format!("{}.onnx", card.name));
+                if !onnx.is_file() {
+                    bail!("model card {} has no model file {}", path.display(), onnx.display());
+                }
+                cards.insert(card.name.clone(), card);
+            }
+        }
+        if cards.is_empty() {
+            bail!("no models in {} (expected <name>.onnx with <name>.json)", dir.display());
+        }
+        Ok(Self { dir: dir.to_owned(), vocabulary, cards, threads, provider, loaded: Mutex::default() })
+    }
+
+    /// The vocabulary shared by the models.
+    pub fn vocabulary(&self) -> &Arc<Vocabulary> {
+        &self.vocabulary
+    }
+
+    /// The models' names, sorted.
+    pub fn names(&self) -> Vec<&str> {
+        self.cards.keys().map(String::as_str).collect()
+    }
+
+    /// The card of a model.
+    pub fn card(&self, name: &str) -> Result<&ModelCard> {
+        self.cards.get(name).with_context(|| format!("unknown model {name:?}; the models are {:?}", self.names()))
+    }
+
+    /// The model called `name`, loading it on first use.
+    pub fn model(&self, name: &str) -> Result<Arc<SentimentModel>> {
+        self.card(name)?;
+        let mut loaded = self.loaded.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(model) = loaded.get(name) {
+            return Ok(model.clone());
+        }
+        let path = self.dir.join(format!("{name}.onnx"));
+        let model = Arc::new(SentimentModel::load(&path, self.threads, self.provider)?);
+        let card = &self.cards[name];
+        if model.outputs() != card.contract.outputs.as_slice() {
+            bail!(
+                "model {} does not match its card: outputs {:?}, the card says {:?}",
+                path.display(),
+                model.outputs(),
+                card.contract.outputs
+            );
+        }
+        loaded.insert(name.to_owned(), model.clone());
+        Ok(model)
+    }
+}
