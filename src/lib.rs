@@ -14,6 +14,8 @@ pub mod machine;
 pub mod metrics;
 pub mod model;
 pub mod runtime;
+#[cfg(feature = "sql")]
+pub mod sql;
 pub mod text;
 pub mod vocab;
 

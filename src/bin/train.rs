@@ -106,7 +106,9 @@ fn main() -> Result<()> {
         tch::set_num_threads(threads);
     }
     let (hidden, learned_dim, dropout) = tuned(args.arch);
-    let command = std::env::args().map(|a| if a.contains(' ') { format!("'{a}'") } else { a }).collect::<Vec<_>>().join(" ");
+    let arguments: Vec<String> =
+        std::env::args().skip(1).map(|a| if a.contains(' ') { format!("'{a}'") } else { a }).collect();
+    let command = format!("cargo run --no-default-features --features train --bin train -- {}", arguments.join(" "));
     let job = Job {
         shape: Shape {
             architecture: args.arch,

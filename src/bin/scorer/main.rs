@@ -11,6 +11,8 @@ mod options;
 mod output;
 mod progress;
 mod score;
+mod sql;
+mod stream;
 mod tokens;
 
 use std::process::ExitCode;
@@ -30,18 +32,20 @@ pub struct Interrupted;
 ///
 /// `scorer --input reviews.parquet` is `scorer score --input reviews.parquet`.
 #[derive(Debug, Parser)]
-#[command(version, about, args_conflicts_with_subcommands = true)]
+#[command(name = "scorer", version, about)]
 struct Cli {
     #[command(subcommand)]
-    command: Option<Command>,
-    #[command(flatten)]
-    score: Option<score::ScoreArgs>,
+    command: Command,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Score Parquet files: every row kept, a score and a label appended.
     Score(score::ScoreArgs),
+    /// Run SQL over Parquet tables with the sentiment functions.
+    Sql(sql::SqlArgs),
+    /// Score NDJSON or plain lines from stdin to NDJSON on stdout, as they arrive.
+    Stream(stream::StreamArgs),
     /// A model's accuracy, F1, ROC AUC and confusion matrix on labeled reviews.
     Eval(eval::EvalArgs),
     /// Every word of a review with its sub-score, then the review's score.
@@ -53,26 +57,32 @@ enum Command {
     Tokens,
 }
 
+/// `scorer --input ...` (options without a subcommand) means `scorer score --input ...`.
+fn with_default_subcommand(mut args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    let first = args.get(1).and_then(|a| a.to_str());
+    if first.is_some_and(|a| a.starts_with('-') && !matches!(a, "-h" | "--help" | "-V" | "--version")) {
+        args.insert(1, "score".into());
+    }
+    args
+}
+
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
         .with_writer(std::io::stderr)
         .init();
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(with_default_subcommand(std::env::args_os().collect()));
     if let Err(e) = ctrlc::set_handler(|| INTERRUPTED.store(true, Ordering::Relaxed)) {
         tracing::warn!("cannot watch for interrupts: {e}");
     }
-    let result = match (cli.command, cli.score) {
-        (Some(Command::Score(args)), _) | (None, Some(args)) => score::run(&args),
-        (Some(Command::Eval(args)), _) => eval::run(&args),
-        (Some(Command::Explain(args)), _) => explain::run(&args),
-        (Some(Command::Models(args)), _) => models::run(&args),
-        (Some(Command::Tokens), _) => tokens::run(std::io::stdin().lock(), std::io::stdout().lock()),
-        (None, None) => {
-            use clap::CommandFactory;
-            let _ = Cli::command().print_help();
-            return ExitCode::from(2);
-        }
+    let result = match cli.command {
+        Command::Score(args) => score::run(&args),
+        Command::Sql(args) => sql::run(&args),
+        Command::Stream(args) => stream::run(&args),
+        Command::Eval(args) => eval::run(&args),
+        Command::Explain(args) => explain::run(&args),
+        Command::Models(args) => models::run(&args),
+        Command::Tokens => tokens::run(std::io::stdin().lock(), std::io::stdout().lock()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

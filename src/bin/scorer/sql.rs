@@ -1,0 +1,142 @@
+//! `scorer sql`: SQL over Parquet tables with the sentiment functions registered.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use arrow::array::RecordBatch;
+use clap::{Args, ValueEnum};
+use datafusion::datasource::file_format::options::ReadOptions;
+use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
+use datafusion::sql::parser::DFParser;
+use sentiment::catalog::Catalog;
+use sentiment::runtime::Provider;
+
+/// Run SQL with sentiment(), sentiment_label() and sentiment_explain() available.
+#[derive(Debug, Args)]
+pub struct SqlArgs {
+    /// The SQL: one or more statements separated by ';'.
+    #[arg(required_unless_present = "file", conflicts_with = "file")]
+    query: Option<String>,
+    /// Read the SQL from a file.
+    #[arg(short = 'f', long)]
+    file: Option<PathBuf>,
+    /// A table: NAME=PATH, where PATH is a Parquet file, folder or glob. Repeatable.
+    #[arg(long = "table", value_name = "NAME=PATH", value_parser = parse_table)]
+    tables: Vec<(String, String)>,
+    /// A Parquet file, folder or glob to query as the table `reviews`.
+    #[arg(long)]
+    input: Option<String>,
+    /// How results are printed; json is one object per line.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+    /// The folder of shipped models [default: $SENTIMENT_MODELS, else models/ of the source tree].
+    #[arg(long)]
+    models_dir: Option<PathBuf>,
+    /// Where the models run: cpu, cuda, or auto.
+    #[arg(long, value_enum, default_value_t = Provider::Cpu)]
+    provider: Provider,
+    /// Query partitions (each scores its own batches) [default: all cores].
+    #[arg(long)]
+    threads: Option<usize>,
+}
+
+/// Output format of query results.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Format {
+    /// An aligned text table.
+    Table,
+    /// CSV with a header line.
+    Csv,
+    /// One JSON object per row and line.
+    Json,
+}
+
+fn parse_table(spec: &str) -> Result<(String, String), String> {
+    match spec.split_once('=') {
+        Some((name, path)) if !name.is_empty() && !path.is_empty() => Ok((name.to_owned(), path.to_owned())),
+        _ => Err(format!("expected NAME=PATH, got {spec:?}")),
+    }
+}
+
+/// Runs the statements in order and prints the rows each one returns.
+pub fn run(args: &SqlArgs) -> Result<()> {
+    let sql = match (&args.query, &args.file) {
+        (Some(query), _) => query.clone(),
+        (None, Some(file)) => std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?,
+        (None, None) => unreachable!("clap requires one"),
+    };
+    let partitions = args.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(partitions)
+        .enable_all()
+        .build()
+        .context("cannot start the query runtime")?;
+    runtime.block_on(async {
+        // Each partition scores its own batches: ONNX Runtime gets one thread per call, so the
+        // partitions, not ONNX Runtime's pool, spread the work over the cores.
+        let catalog = Arc::new(Catalog::open(&args.models_dir.clone().unwrap_or_else(Catalog::default_dir), 1, args.provider)?);
+        let mut ctx = SessionContext::new_with_config(SessionConfig::new().with_target_partitions(partitions));
+        sentiment::sql::register_all(&mut ctx, catalog)?;
+        let mut tables = args.tables.clone();
+        if let Some(input) = &args.input {
+            tables.push(("reviews".to_owned(), input.clone()));
+        }
+        for (name, path) in &tables {
+            register_table(&ctx, name, path).await?;
+        }
+        let statements = DFParser::parse_sql(&sql).context("cannot parse the SQL")?;
+        if statements.is_empty() {
+            bail!("no SQL statement given");
+        }
+        for statement in statements {
+            let plan = ctx.state().statement_to_plan(statement).await?;
+            let batches = ctx.execute_logical_plan(plan).await?.collect().await?;
+            print(&batches, args.format)?;
+        }
+        Ok(())
+    })
+}
+
+async fn register_table(ctx: &SessionContext, name: &str, path: &str) -> Result<()> {
+    let files = crate::input::expand(path)?;
+    let files: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+    let options = ParquetReadOptions::default();
+    let table_paths: Vec<_> = files
+        .iter()
+        .map(|f| datafusion::datasource::listing::ListingTableUrl::parse(f))
+        .collect::<datafusion::error::Result<_>>()?;
+    let config = datafusion::datasource::listing::ListingTableConfig::new_with_multi_paths(table_paths)
+        .with_listing_options(options.to_listing_options(&ctx.copied_config(), ctx.copied_table_options()))
+        .infer_schema(&ctx.state())
+        .await
+        .with_context(|| format!("cannot read table {name} from {path}"))?;
+    let table = datafusion::datasource::listing::ListingTable::try_new(config)?;
+    ctx.register_table(name, Arc::new(table)).with_context(|| format!("cannot register table {name}"))?;
+    Ok(())
+}
+
+fn print(batches: &[RecordBatch], format: Format) -> Result<()> {
+    let stdout = std::io::stdout().lock();
+    match format {
+        Format::Table => {
+            if batches.iter().any(|b| b.num_rows() > 0) || batches.is_empty() {
+                println!("{}", arrow::util::pretty::pretty_format_batches(batches)?);
+            }
+        }
+        Format::Csv => {
+            let mut writer = arrow::csv::WriterBuilder::new().with_header(true).build(stdout);
+            for batch in batches {
+                writer.write(batch)?;
+            }
+        }
+        Format::Json => {
+            let mut writer = arrow::json::LineDelimitedWriter::new(stdout);
+            for batch in batches {
+                writer.write(batch)?;
+            }
+            writer.finish()?;
+        }
+    }
+    Ok(())
+}

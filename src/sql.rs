@@ -1,0 +1,71 @@
+//! The shipped models behind the SQL functions of the `sentiment-udf` crate.
+//!
+//! `sentiment_explain` returns, for the token-wise models (`mlp`, `weighted-mlp`, `attention`),
+//! each word's sub-score (its logit toward positive) and its weight in the review's logit, so that
+//! `sum(score * weight)` over a review is its logit. For the recurrent models (`rnn`, `gru`),
+//! `score` is the model's logit after reading the review up to and including the word, and
+//! `weight` is NULL.
+
+use std::sync::Arc;
+
+use arrow::array::{Array, Float32Array};
+use arrow::datatypes::DataType;
+use datafusion::execution::FunctionRegistry;
+use sentiment_udf::{ModelSet, Word};
+
+use crate::batch::{is_text_type, score_array, text_values};
+use crate::card::label_for;
+use crate::catalog::{Catalog, DEFAULT_MODEL};
+use crate::encoding::EncodedBatch;
+use crate::text::{MAX_TOKENS, for_each_token};
+
+impl ModelSet for Catalog {
+    fn names(&self) -> Vec<String> {
+        Catalog::names(self).into_iter().map(str::to_owned).collect()
+    }
+
+    fn default_model(&self) -> &str {
+        DEFAULT_MODEL
+    }
+
+    fn accepts(&self, data_type: &DataType) -> bool {
+        is_text_type(data_type)
+    }
+
+    fn label(&self, probability: f32) -> &'static str {
+        label_for(probability)
+    }
+
+    fn score(&self, model: &str, reviews: &dyn Array) -> anyhow::Result<Float32Array> {
+        score_array(&*self.model(model)?, self.vocabulary(), reviews)
+    }
+
+    fn explain(&self, model: &str, reviews: &dyn Array) -> anyhow::Result<Vec<Option<Vec<Word>>>> {
+        let texts = text_values(reviews)?;
+        let explanation = self.model(model)?.explain(&EncodedBatch::encode(self.vocabulary(), &texts))?;
+        Ok(texts
+            .iter()
+            .enumerate()
+            .map(|(row, text)| {
+                text.map(|text| {
+                    let mut words = Vec::new();
+                    for_each_token(text, |token| {
+                        let at = row * MAX_TOKENS + words.len();
+                        words.push(Word {
+                            token: String::from_utf8(token.to_ascii_lowercase()).expect("tokens are ASCII letters"),
+                            score: explanation.token_scores[at],
+                            weight: explanation.token_weights.as_ref().map(|w| w[at]),
+                        });
+                    });
+                    words
+                })
+            })
+            .collect())
+    }
+}
+
+/// Registers `sentiment`, `sentiment_label` and `sentiment_explain` over `catalog`'s models on a
+/// `SessionContext` or any other function registry.
+pub fn register_all(registry: &mut dyn FunctionRegistry, catalog: Arc<Catalog>) -> datafusion::error::Result<()> {
+    sentiment_udf::register_all(registry, catalog)
+}

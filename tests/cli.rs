@@ -1,0 +1,225 @@
+//! The `scorer` command line end to end, with the shipped models: scoring a file, a folder and a
+//! glob; refusing to overwrite; atomic output; streaming; SQL; eval against the model cards.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use arrow::array::{Array, AsArray};
+use arrow::datatypes::Float32Type;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn sample() -> PathBuf {
+    repo().join("tests/data/reviews.parquet")
+}
+
+fn scorer(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_scorer")).args(args).output().expect("scorer runs")
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn read(path: &Path) -> arrow::array::RecordBatch {
+    let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(path).unwrap()).unwrap().build().unwrap();
+    let batches: Vec<_> = reader.map(Result::unwrap).collect();
+    arrow::compute::concat_batches(&batches[0].schema(), &batches).unwrap()
+}
+
+#[test]
+fn scores_a_file_keeping_every_row_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("reviews.parquet");
+    std::fs::copy(sample(), &input).unwrap();
+    let out = scorer(&["--input", input.to_str().unwrap(), "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["rows"], 18);
+    let written = read(&dir.path().join("reviews.scored.parquet"));
+    let names: Vec<_> = written.schema().fields().iter().map(|f| f.name().clone()).collect();
+    assert_eq!(names, ["id", "movie_id", "review", "label", "sentiment_score", "sentiment_label"]);
+    assert_eq!(written.num_rows(), 18);
+    let scores = written.column(4).as_primitive::<Float32Type>();
+    assert!(scores.is_null(17), "a NULL review gets a NULL score");
+    assert!(!scores.is_null(16), "an empty review gets a score");
+    // The sample's clear-cut reviews are judged right.
+    let ids = written.column(0).as_primitive::<arrow::datatypes::Int64Type>();
+    for (id, positive) in [(4, false), (7, false), (10, true), (13, true)] {
+        let row = ids.values().iter().position(|&i| i == id).unwrap();
+        assert_eq!(scores.value(row) > 0.5, positive, "review {id}: {}", scores.value(row));
+    }
+}
+
+#[test]
+fn scores_a_folder_and_a_glob_alike() {
+    let dir = tempfile::tempdir().unwrap();
+    let landing = dir.path().join("landing");
+    std::fs::create_dir(&landing).unwrap();
+    for name in ["a.parquet", "b.parquet"] {
+        std::fs::copy(sample(), landing.join(name)).unwrap();
+    }
+    let by_folder = dir.path().join("folder.parquet");
+    let by_glob = dir.path().join("glob.parquet");
+    let out = scorer(&["score", "--input", landing.to_str().unwrap(), "--output", by_folder.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let pattern = format!("{}/*.parquet", landing.display());
+    let out = scorer(&["score", "--input", &pattern, "--output", by_glob.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let (a, b) = (read(&by_folder), read(&by_glob));
+    assert_eq!(a.num_rows(), 36);
+    assert_eq!(a, b);
+}
+
+#[test]
+fn refuses_to_overwrite_and_leaves_the_file_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = dir.path().join("out.parquet");
+    std::fs::write(&output, b"precious").unwrap();
+    let out = scorer(&["--input", sample().to_str().unwrap(), "--output", output.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("--overwrite"), "{}", stderr(&out));
+    assert_eq!(std::fs::read(&output).unwrap(), b"precious");
+    let out = scorer(&["--input", sample().to_str().unwrap(), "--output", output.to_str().unwrap(), "--overwrite"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(read(&output).num_rows(), 18);
+}
+
+#[test]
+fn an_output_column_clash_is_refused_with_the_way_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = dir.path().join("out.parquet");
+    let out = scorer(&["--input", sample().to_str().unwrap(), "--output", output.to_str().unwrap(), "--score-column", "label"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("--score-column"), "{}", stderr(&out));
+    assert!(!output.exists());
+}
+
+#[test]
+fn a_killed_run_leaves_nothing_at_the_output_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = dir.path().join("out.parquet");
+    let imdb = repo().join("../shared/data/imdb/unsup.parquet");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_scorer"))
+        .args(["--input", imdb.to_str().unwrap(), "--output", output.to_str().unwrap(), "--batch-size", "256"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until it is writing (its temporary file exists), then kill it.
+    let started = std::time::Instant::now();
+    while std::fs::read_dir(dir.path()).unwrap().count() == 0 && started.elapsed().as_secs() < 60 {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(!output.exists(), "a killed run must not leave a file at the output path");
+}
+
+#[test]
+fn missing_column_names_the_columns_there_are() {
+    let out = scorer(&["--input", sample().to_str().unwrap(), "--column", "text", "--output", "/tmp/never.parquet"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("no column \"text\"") && err.contains("movie_id"), "{err}");
+}
+
+#[test]
+fn usage_errors_exit_with_two() {
+    assert_eq!(scorer(&["score"]).status.code(), Some(2));
+    assert_eq!(scorer(&["--no-such-flag"]).status.code(), Some(2));
+}
+
+#[test]
+fn stream_scores_ndjson_and_plain_lines_and_reports_bad_ones() {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_scorer"))
+        .args(["stream"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let input = "{\"id\": 1, \"review\": \"A wonderful, moving film\"}\nnot json {\n{\"id\": 2}\nTerrible and boring\n";
+    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let lines: Vec<serde_json::Value> =
+        String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 3, "the malformed and the field-less lines are skipped");
+    assert_eq!(lines[0]["id"], 1);
+    assert_eq!(lines[0]["sentiment_label"], "positive");
+    assert_eq!(lines[2]["review"], "not json {");
+    assert_eq!(lines[1]["review"], "Terrible and boring");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("line 2") && err.contains("line 3"), "{err}");
+}
+
+#[test]
+fn sql_runs_the_functions_over_a_table() {
+    let out = scorer(&[
+        "sql",
+        "--input",
+        sample().to_str().unwrap(),
+        "--format",
+        "json",
+        "SELECT id, sentiment(review) AS s, sentiment_label(review, 'mlp') AS l FROM reviews ORDER BY id",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let rows: Vec<serde_json::Value> =
+        String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(rows.len(), 18);
+    assert!(rows[17].get("s").is_none(), "NULL review, NULL score: {}", rows[17]);
+}
+
+#[test]
+fn sql_copy_writes_a_parquet_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = dir.path().join("nightly.parquet");
+    let query = format!(
+        "COPY (SELECT id, sentiment(review) AS score FROM reviews) TO '{}' STORED AS PARQUET",
+        output.display()
+    );
+    let out = scorer(&["sql", "--table", &format!("reviews={}", sample().display()), &query]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(read(&output).num_rows(), 18);
+}
+
+#[test]
+fn sql_unknown_model_lists_the_models() {
+    let out = scorer(&["sql", "--input", sample().to_str().unwrap(), "SELECT sentiment(review, 'bert') FROM reviews"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("unknown model \"bert\"") && err.contains("gru"), "{err}");
+}
+
+#[test]
+fn eval_on_imdb_test_matches_every_model_card() {
+    let test = repo().join("../shared/data/imdb/test.parquet");
+    for name in ["rnn", "gru", "mlp", "weighted-mlp", "attention"] {
+        let out = scorer(&["eval", "--input", test.to_str().unwrap(), "--model", name, "--json"]);
+        assert!(out.status.success(), "{name}: {}", stderr(&out));
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let card: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(repo().join(format!("models/{name}.json"))).unwrap()).unwrap();
+        assert_eq!(report["n"], 25_000);
+        for key in ["accuracy", "f1", "roc_auc"] {
+            let (got, want) = (report[key].as_f64().unwrap(), card["test"][key].as_f64().unwrap());
+            assert!((got - want).abs() < 1e-4, "{name} {key}: eval {got}, card {want}");
+        }
+    }
+}
+
+#[test]
+fn explain_prints_the_words_and_the_verdict() {
+    let out = scorer(&["explain", "This movie is amazing", "--model", "weighted-mlp"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8(out.stdout).unwrap();
+    for word in ["this", "movie", "is", "amazing", "positive"] {
+        assert!(text.contains(word), "{text}");
+    }
+}

@@ -1,0 +1,75 @@
+//! What the three functions share: checking their arguments at planning time, choosing the
+//! model, turning the review argument into an array, and turning panics into query errors.
+
+use std::panic::AssertUnwindSafe;
+use arrow::array::ArrayRef;
+use arrow::datatypes::DataType;
+use datafusion::common::{ScalarValue, plan_err};
+use datafusion::error::{DataFusionError, Result};
+use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, Signature, Volatility};
+
+use crate::ModelSet;
+
+/// The signature of every sentiment function: checked by [`check_types`].
+pub fn signature() -> Signature {
+    Signature::user_defined(Volatility::Immutable)
+}
+
+/// Accepts `(text)` or `(text, string)` and leaves the types as they are.
+pub fn check_types(function: &str, models: &dyn ModelSet, types: &[DataType]) -> Result<Vec<DataType>> {
+    match types {
+        [review] | [review, _] if !models.accepts(review) && !review.is_null() => {
+            plan_err!("{function}(review [, model]): review must be text (VARCHAR), not {review}")
+        }
+        [_] => Ok(types.to_vec()),
+        [_, model] if matches!(model, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View) => Ok(types.to_vec()),
+        [_, model] => plan_err!("{function}(review, model): model must be a string literal, not {model}"),
+        _ => plan_err!("{function} takes (review) or (review, model), not {} arguments", types.len()),
+    }
+}
+
+/// The model named by the optional second argument, checked against the set.
+pub fn model_name(function: &str, models: &dyn ModelSet, model: Option<&ScalarValue>) -> Result<String> {
+    let name = match model {
+        None => models.default_model().to_owned(),
+        Some(value) => match value.try_as_str() {
+            Some(Some(name)) => name.to_owned(),
+            _ => return plan_err!("{function}(review, model): model must be a non-NULL string literal"),
+        },
+    };
+    if !models.names().contains(&name) {
+        return plan_err!("{function}: unknown model {name:?}; the models are {:?}", models.names());
+    }
+    Ok(name)
+}
+
+/// The model argument of a call at execution time (a literal, checked at planning).
+pub fn model_at_run(function: &str, models: &dyn ModelSet, args: &ScalarFunctionArgs) -> Result<String> {
+    let model = match args.args.get(1) {
+        None => None,
+        Some(ColumnarValue::Scalar(value)) => Some(value),
+        Some(ColumnarValue::Array(_)) => return plan_err!("{function}(review, model): model must be a literal"),
+    };
+    model_name(function, models, model)
+}
+
+/// The review argument as an array of `number_rows` rows.
+pub fn reviews(args: &ScalarFunctionArgs) -> Result<ArrayRef> {
+    args.args[0].to_array(args.number_rows)
+}
+
+/// Runs `body`, turning an error into an execution error and a panic into one too.
+pub fn guarded<T>(function: &str, body: impl FnOnce() -> anyhow::Result<T>) -> Result<T> {
+    match std::panic::catch_unwind(AssertUnwindSafe(body)) {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(e)) => Err(DataFusionError::Execution(format!("{function}: {e:#}"))),
+        Err(panic) => {
+            let message = panic
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| panic.downcast_ref::<&str>().copied())
+                .unwrap_or("unknown cause");
+            Err(DataFusionError::Execution(format!("{function} panicked: {message}")))
+        }
+    }
+}

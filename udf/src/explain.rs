@@ -1,0 +1,104 @@
+//! `sentiment_explain(review [, model])`: every word of a review with its sub-score and weight,
+//! as `LIST<STRUCT<token VARCHAR, score FLOAT, weight FLOAT>>`, ready for `UNNEST`.
+//!
+//! What `score` and `weight` mean is the [`ModelSet`]'s to say; for the shipped models see the
+//! `imdb-sentiment` crate's `sql` module.
+
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
+use arrow::array::{Float32Builder, ListBuilder, StringBuilder, StructBuilder};
+use arrow::datatypes::{DataType, Field, FieldRef, Fields};
+use datafusion::error::Result;
+use datafusion::logical_expr::{ColumnarValue, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDFImpl, Signature};
+use crate::{ModelSet, args};
+
+const NAME: &str = "sentiment_explain";
+
+/// The per-word explanation of a review's sentiment.
+#[derive(Debug)]
+pub struct SentimentExplain {
+    models: Arc<dyn ModelSet>,
+    signature: Signature,
+}
+
+impl SentimentExplain {
+    /// The function over `models`.
+    pub fn new(models: Arc<dyn ModelSet>) -> Self {
+        Self { models, signature: args::signature() }
+    }
+}
+
+/// The struct of one word: `token`, `score`, `weight`.
+pub fn word_fields() -> Fields {
+    Fields::from(vec![
+        Field::new("token", DataType::Utf8, false),
+        Field::new("score", DataType::Float32, false),
+        Field::new("weight", DataType::Float32, true),
+    ])
+}
+
+fn return_type() -> DataType {
+    DataType::List(Arc::new(Field::new("item", DataType::Struct(word_fields()), true)))
+}
+
+impl PartialEq for SentimentExplain {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.models, &other.models)
+    }
+}
+
+impl Eq for SentimentExplain {}
+
+impl Hash for SentimentExplain {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        Arc::as_ptr(&self.models).cast::<()>().hash(state);
+    }
+}
+
+impl ScalarUDFImpl for SentimentExplain {
+    fn name(&self) -> &str {
+        NAME
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+        args::check_types(NAME, self.models.as_ref(), arg_types)
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(return_type())
+    }
+
+    fn return_field_from_args(&self, args: ReturnFieldArgs) -> Result<FieldRef> {
+        args::model_name(NAME, self.models.as_ref(), args.scalar_arguments.get(1).copied().flatten())?;
+        Ok(Arc::new(Field::new(NAME, return_type(), true)))
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let model = args::model_at_run(NAME, self.models.as_ref(), &args)?;
+        let reviews = args::reviews(&args)?;
+        args::guarded(NAME, || {
+            let explained = self.models.explain(&model, &reviews)?;
+            let mut list = ListBuilder::new(StructBuilder::from_fields(word_fields(), explained.len() * 16));
+            for words in explained {
+                let Some(words) = words else {
+                    list.append_null();
+                    continue;
+                };
+                let items = list.values();
+                for word in words {
+                    items.field_builder::<StringBuilder>(0).expect("token").append_value(word.token);
+                    items.field_builder::<Float32Builder>(1).expect("score").append_value(word.score);
+                    items.field_builder::<Float32Builder>(2).expect("weight").append_option(word.weight);
+                    items.append(true);
+                }
+                list.append(true);
+            }
+            Ok(ColumnarValue::Array(Arc::new(list.finish())))
+        })
+    }
+}

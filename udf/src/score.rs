@@ -1,0 +1,102 @@
+//! `sentiment(review [, model])` and `sentiment_label(review [, model])`.
+
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
+use arrow::datatypes::{DataType, Field, FieldRef};
+use datafusion::error::Result;
+use datafusion::logical_expr::{ColumnarValue, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDFImpl, Signature};
+use arrow::array::StringArray;
+
+use crate::{ModelSet, args};
+
+/// What the function returns for each review.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Output {
+    /// P(positive) as FLOAT.
+    Probability,
+    /// `'positive'` or `'negative'`.
+    Label,
+}
+
+/// A review's sentiment: `sentiment()` gives P(positive), `sentiment_label()` its label.
+#[derive(Debug)]
+pub struct Sentiment {
+    output: Output,
+    models: Arc<dyn ModelSet>,
+    signature: Signature,
+}
+
+impl Sentiment {
+    /// `sentiment(review [, model])`: P(positive) as FLOAT.
+    pub fn probability(models: Arc<dyn ModelSet>) -> Self {
+        Self { output: Output::Probability, models, signature: args::signature() }
+    }
+
+    /// `sentiment_label(review [, model])`: `'positive'` or `'negative'`.
+    pub fn label(models: Arc<dyn ModelSet>) -> Self {
+        Self { output: Output::Label, models, signature: args::signature() }
+    }
+
+    fn data_type(&self) -> DataType {
+        match self.output {
+            Output::Probability => DataType::Float32,
+            Output::Label => DataType::Utf8,
+        }
+    }
+}
+
+impl PartialEq for Sentiment {
+    fn eq(&self, other: &Self) -> bool {
+        self.output == other.output && Arc::ptr_eq(&self.models, &other.models)
+    }
+}
+
+impl Eq for Sentiment {}
+
+impl Hash for Sentiment {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.output.hash(state);
+        Arc::as_ptr(&self.models).cast::<()>().hash(state);
+    }
+}
+
+impl ScalarUDFImpl for Sentiment {
+    fn name(&self) -> &str {
+        match self.output {
+            Output::Probability => "sentiment",
+            Output::Label => "sentiment_label",
+        }
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+        args::check_types(self.name(), self.models.as_ref(), arg_types)
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(self.data_type())
+    }
+
+    fn return_field_from_args(&self, args: ReturnFieldArgs) -> Result<FieldRef> {
+        args::model_name(self.name(), self.models.as_ref(), args.scalar_arguments.get(1).copied().flatten())?;
+        Ok(Arc::new(Field::new(self.name(), self.data_type(), true)))
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let model = args::model_at_run(self.name(), self.models.as_ref(), &args)?;
+        let reviews = args::reviews(&args)?;
+        args::guarded(self.name(), || {
+            let scores = self.models.score(&model, &reviews)?;
+            Ok(ColumnarValue::Array(match self.output {
+                Output::Probability => Arc::new(scores),
+                Output::Label => Arc::new(
+                    scores.iter().map(|p| p.map(|p| self.models.label(p))).collect::<StringArray>(),
+                ),
+            }))
+        })
+    }
+}

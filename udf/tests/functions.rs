@@ -1,0 +1,129 @@
+//! The SQL functions' behaviour through DataFusion, over a small stand-in model set: NULLs, model
+//! choice, the accepted string types, explain with UNNEST, and planning errors.
+
+use std::sync::Arc;
+
+use arrow::array::{Array, AsArray, Float32Array, RecordBatch, StringArray, StringViewArray};
+use arrow::datatypes::{DataType, Float32Type};
+use datafusion::prelude::SessionContext;
+use sentiment_udf::{ModelSet, Word};
+
+/// Scores a review by its share of the word "good"; model "inverse" gives 1 minus that.
+#[derive(Debug)]
+struct GoodWords;
+
+impl GoodWords {
+    fn words(text: &str) -> Vec<&str> {
+        text.split_whitespace().collect()
+    }
+
+    fn share(text: &str, model: &str) -> f32 {
+        let words = Self::words(text);
+        let good = words.iter().filter(|w| **w == "good").count() as f32 / words.len().max(1) as f32;
+        if model == "inverse" { 1.0 - good } else { good }
+    }
+}
+
+impl ModelSet for GoodWords {
+    fn names(&self) -> Vec<String> {
+        vec!["share".into(), "inverse".into()]
+    }
+    fn default_model(&self) -> &str {
+        "share"
+    }
+    fn accepts(&self, data_type: &DataType) -> bool {
+        matches!(data_type, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View)
+    }
+    fn label(&self, probability: f32) -> &'static str {
+        if probability > 0.5 { "positive" } else { "negative" }
+    }
+    fn score(&self, model: &str, reviews: &dyn Array) -> anyhow::Result<Float32Array> {
+        let strings = arrow::compute::cast(&arrow::array::make_array(reviews.to_data()), &DataType::Utf8)?;
+        Ok(strings.as_string::<i32>().iter().map(|t| t.map(|t| Self::share(t, model))).collect())
+    }
+    fn explain(&self, model: &str, reviews: &dyn Array) -> anyhow::Result<Vec<Option<Vec<Word>>>> {
+        let strings = arrow::compute::cast(&arrow::array::make_array(reviews.to_data()), &DataType::Utf8)?;
+        Ok(strings
+            .as_string::<i32>()
+            .iter()
+            .map(|t| {
+                t.map(|t| {
+                    Self::words(t)
+                        .into_iter()
+                        .map(|w| Word { token: w.to_owned(), score: Self::share(w, model), weight: Some(0.5) })
+                        .collect()
+                })
+            })
+            .collect())
+    }
+}
+
+fn context() -> SessionContext {
+    let mut ctx = SessionContext::new();
+    sentiment_udf::register_all(&mut ctx, Arc::new(GoodWords)).unwrap();
+    let reviews = StringViewArray::from(vec![Some("good good bad"), None, Some("bad")]);
+    let ids = arrow::array::Int32Array::from(vec![1, 2, 3]);
+    let batch = RecordBatch::try_from_iter([("id", Arc::new(ids) as _), ("review", Arc::new(reviews) as _)]).unwrap();
+    ctx.register_batch("reviews", batch).unwrap();
+    ctx
+}
+
+async fn query(sql: &str) -> datafusion::error::Result<Vec<RecordBatch>> {
+    context().sql(sql).await?.collect().await
+}
+
+#[tokio::test]
+async fn scores_labels_and_nulls() {
+    let batches = query("SELECT sentiment(review) AS s, sentiment_label(review) AS l FROM reviews ORDER BY id").await.unwrap();
+    let batch = &batches[0];
+    let scores = batch.column(0).as_primitive::<Float32Type>();
+    assert!((scores.value(0) - 2.0 / 3.0).abs() < 1e-6);
+    assert!(scores.is_null(1), "NULL in, NULL out");
+    assert_eq!(scores.value(2), 0.0);
+    let labels = arrow::compute::cast(batch.column(1), &DataType::Utf8).unwrap();
+    let labels: &StringArray = labels.as_string();
+    assert_eq!(labels.iter().collect::<Vec<_>>(), [Some("positive"), None, Some("negative")]);
+}
+
+#[tokio::test]
+async fn the_model_argument_picks_a_model() {
+    let batches = query("SELECT sentiment(review, 'inverse') FROM reviews WHERE id = 3").await.unwrap();
+    assert_eq!(batches[0].column(0).as_primitive::<Float32Type>().value(0), 1.0);
+}
+
+#[tokio::test]
+async fn explain_unnests_into_words() {
+    let sql = "SELECT w['token'] AS token, w['score'] AS score, w['weight'] AS weight \
+               FROM (SELECT unnest(sentiment_explain(review)) AS w FROM reviews WHERE id = 1)";
+    let batches = query(sql).await.unwrap();
+    let tokens = arrow::compute::cast(batches[0].column(0), &DataType::Utf8).unwrap();
+    assert_eq!(tokens.as_string::<i32>().iter().flatten().collect::<Vec<_>>(), ["good", "good", "bad"]);
+    assert_eq!(batches[0].column(1).as_primitive::<Float32Type>().values().to_vec(), [1.0, 1.0, 0.0]);
+}
+
+#[tokio::test]
+async fn literals_and_large_strings_work() {
+    let batches = query("SELECT sentiment(arrow_cast('good', 'LargeUtf8')), sentiment('bad good')").await.unwrap();
+    assert_eq!(batches[0].column(0).as_primitive::<Float32Type>().value(0), 1.0);
+    assert_eq!(batches[0].column(1).as_primitive::<Float32Type>().value(0), 0.5);
+}
+
+#[tokio::test]
+async fn a_non_text_review_is_a_planning_error_naming_the_type() {
+    let err = query("SELECT sentiment(id) FROM reviews").await.unwrap_err().to_string();
+    assert!(err.contains("review must be text") && err.contains("Int32"), "{err}");
+}
+
+#[tokio::test]
+async fn an_unknown_model_is_a_planning_error_listing_the_models() {
+    let err = query("SELECT sentiment(review, 'nope') FROM reviews").await.unwrap_err().to_string();
+    assert!(err.contains("unknown model \"nope\"") && err.contains("inverse"), "{err}");
+    let err = query("SELECT sentiment_explain(review, 'nope') FROM reviews").await.unwrap_err().to_string();
+    assert!(err.contains("unknown model"), "{err}");
+}
+
+#[tokio::test]
+async fn a_model_from_a_column_is_refused() {
+    let err = query("SELECT sentiment(review, review) FROM reviews").await.unwrap_err().to_string();
+    assert!(err.contains("literal"), "{err}");
+}
