@@ -68,13 +68,13 @@ struct Args {
     #[arg(long, default_value_t = 1e-3)]
     learning_rate: f64,
     /// Learning-rate factor applied after each epoch.
-    #[arg(long, default_value_t = 0.85)]
+    #[arg(long, default_value_t = 0.8)]
     learning_rate_decay: f64,
     /// Most epochs.
-    #[arg(long, default_value_t = 12)]
+    #[arg(long, default_value_t = 15)]
     epochs: usize,
     /// Epochs without improvement before stopping.
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = 4)]
     patience: usize,
     /// Gradient-norm clipping (0: off).
     #[arg(long, default_value_t = 1.0)]
