@@ -46,21 +46,21 @@ struct Args {
     /// Evaluate on a random sample of this many test reviews.
     #[arg(long)]
     test_limit: Option<usize>,
-    /// Recurrent state or MLP hidden width [default: the architecture's tuned value].
-    #[arg(long)]
-    hidden: Option<i64>,
-    /// Learned word-vector dimensions added to GloVe (0: GloVe only) [default: tuned].
-    #[arg(long)]
-    learned_dim: Option<i64>,
+    /// Width of the recurrent state or of the MLP's hidden layer.
+    #[arg(long, default_value_t = 64)]
+    hidden: i64,
+    /// Learned word-vector dimensions added to GloVe (0: GloVe only, as in the exercise).
+    #[arg(long, default_value_t = 8)]
+    learned_dim: i64,
     /// Only words in at least this many training reviews get learned dimensions.
     #[arg(long, default_value_t = 20)]
     learned_min_reviews: u32,
     /// Attention's query/key/value width (attention model only).
     #[arg(long, default_value_t = 32)]
     attention_dim: i64,
-    /// Dropout on word vectors and the MLP hidden layer [default: tuned].
-    #[arg(long)]
-    dropout: Option<f64>,
+    /// Dropout on word vectors and the MLP hidden layer.
+    #[arg(long, default_value_t = 0.3)]
+    dropout: f64,
     /// Reviews per gradient step.
     #[arg(long, default_value_t = 32)]
     batch_size: i64,
@@ -71,10 +71,10 @@ struct Args {
     #[arg(long, default_value_t = 0.8)]
     learning_rate_decay: f64,
     /// Most epochs.
-    #[arg(long, default_value_t = 15)]
+    #[arg(long, default_value_t = 10)]
     epochs: usize,
     /// Epochs without improvement before stopping.
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = 3)]
     patience: usize,
     /// Gradient-norm clipping (0: off).
     #[arg(long, default_value_t = 1.0)]
@@ -87,15 +87,6 @@ struct Args {
     threads: Option<i32>,
 }
 
-/// The tuned sizes of each architecture: (hidden, learned dimensions, dropout).
-fn tuned(arch: Architecture) -> (i64, i64, f64) {
-    match arch {
-        Architecture::Rnn => (128, 8, 0.3),
-        Architecture::Gru => (64, 8, 0.3),
-        Architecture::Mlp | Architecture::WeightedMlp | Architecture::Attention => (64, 8, 0.3),
-    }
-}
-
 fn main() -> Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
@@ -105,17 +96,16 @@ fn main() -> Result<()> {
     if let Some(threads) = args.threads {
         tch::set_num_threads(threads);
     }
-    let (hidden, learned_dim, dropout) = tuned(args.arch);
     let arguments: Vec<String> =
         std::env::args().skip(1).map(|a| if a.contains(' ') { format!("'{a}'") } else { a }).collect();
     let command = format!("cargo run --no-default-features --features train --bin train -- {}", arguments.join(" "));
     let job = Job {
         shape: Shape {
             architecture: args.arch,
-            hidden: args.hidden.unwrap_or(hidden),
-            learned_dim: args.learned_dim.unwrap_or(learned_dim),
+            hidden: args.hidden,
+            learned_dim: args.learned_dim,
             attention_dim: if args.arch == Architecture::Attention { args.attention_dim } else { 0 },
-            dropout: args.dropout.unwrap_or(dropout),
+            dropout: args.dropout,
             learned_min_reviews: args.learned_min_reviews,
         },
         options: Options {
