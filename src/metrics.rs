@@ -85,6 +85,28 @@ pub fn roc_auc(scores: &[f32], labels: &[bool]) -> Option<f64> {
     Some((positive_rank_sum - p * (p + 1.0) / 2.0) / (p * negatives as f64))
 }
 
+/// The ROC curve: (false-positive rate, true-positive rate) points from (0, 0) to (1, 1), one per
+/// distinct score, highest threshold first. Empty when the labels hold only one class.
+pub fn roc_curve(scores: &[f32], labels: &[bool]) -> Vec<(f64, f64)> {
+    let positives = labels.iter().filter(|&&l| l).count() as f64;
+    let negatives = labels.len() as f64 - positives;
+    if positives == 0.0 || negatives == 0.0 {
+        return Vec::new();
+    }
+    let mut order: Vec<usize> = (0..scores.len()).collect();
+    order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
+    let mut points = vec![(0.0, 0.0)];
+    let (mut true_positives, mut false_positives) = (0.0, 0.0);
+    for (k, &i) in order.iter().enumerate() {
+        if labels[i] { true_positives += 1.0 } else { false_positives += 1.0 }
+        let last_of_tie = order.get(k + 1).is_none_or(|&next| scores[next] != scores[i]);
+        if last_of_tie {
+            points.push((false_positives / negatives, true_positives / positives));
+        }
+    }
+    points
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -121,6 +143,15 @@ mod tests {
         let m = Metrics::compute(&[0.5], &[true]);
         assert_eq!(m.confusion.false_negative, 1);
         assert_eq!(m.f1, 0.0);
+    }
+
+    #[test]
+    fn the_roc_curve_steps_through_distinct_scores() {
+        let curve = roc_curve(&[0.9, 0.5, 0.5, 0.2], &[true, true, false, false]);
+        assert_eq!(curve, [(0.0, 0.0), (0.0, 0.5), (0.5, 1.0), (1.0, 1.0)]);
+        // The trapezoids under it are the AUC.
+        let area: f64 = curve.windows(2).map(|w| (w[1].0 - w[0].0) * (w[1].1 + w[0].1) / 2.0).sum();
+        assert!((area - roc_auc(&[0.9, 0.5, 0.5, 0.2], &[true, true, false, false]).unwrap()).abs() < 1e-12);
     }
 
     #[test]

@@ -6,7 +6,7 @@ use anyhow::Result;
 use clap::Args;
 use sentiment::data::LabeledReviews;
 use sentiment::encoding::EncodedBatch;
-use sentiment::metrics::Metrics;
+use sentiment::metrics::{Metrics, roc_curve};
 use serde::Serialize;
 
 use crate::options::ModelOptions;
@@ -28,6 +28,9 @@ pub struct EvalArgs {
     /// Print the metrics as one JSON object.
     #[arg(long)]
     json: bool,
+    /// Also draw the ROC curve to this PNG file.
+    #[arg(long)]
+    plot: Option<PathBuf>,
 }
 
 #[derive(Serialize)]
@@ -46,6 +49,10 @@ pub fn run(args: &EvalArgs) -> Result<()> {
     let reviews = LabeledReviews::load(&args.input, &args.column, args.label_column.as_deref())?;
     let scores = model.probabilities(&EncodedBatch::encode(catalog.vocabulary(), &reviews.texts))?;
     let metrics = Metrics::compute(&scores, &reviews.labels);
+    if let Some(path) = &args.plot {
+        let title = format!("{name} on {}: ROC AUC {:.4}", args.input.display(), metrics.roc_auc.unwrap_or(f64::NAN));
+        crate::plot::roc(path, &title, &roc_curve(&scores, &reviews.labels))?;
+    }
     if args.json {
         let report = Report { model: &name, input: args.input.display().to_string(), metrics };
         println!("{}", serde_json::to_string(&report)?);

@@ -9,6 +9,7 @@ mod input;
 mod models;
 mod options;
 mod output;
+mod plot;
 mod progress;
 mod score;
 mod sql;
