@@ -1,6 +1,6 @@
 //! ONNX Runtime, loaded at run time from a shared library that the scorer finds by itself.
 //!
-//! The library is looked for, in order: `ORT_DYLIB_PATH`; the project-local copy that
+//! The library is looked for, in order: `ORT_DYLIB_PATH` (when set, only there); the project-local copy that
 //! `scripts/setup` unpacks from the PyPI `onnxruntime` wheel into `.deps/onnxruntime/`; an
 //! installed Python `onnxruntime` package. The first file that exists is loaded once per process.
 
@@ -62,7 +62,7 @@ impl Provider {
             )),
             (Provider::Auto, false) => {
                 static ONCE: std::sync::Once = std::sync::Once::new();
-                ONCE.call_once(|| tracing::info!("CUDA is not available; scoring on the CPU"));
+                ONCE.call_once(|| tracing::warn!("CUDA is not available; scoring on the CPU"));
                 Ok(Provider::Cpu)
             }
         }
@@ -71,14 +71,15 @@ impl Provider {
 
 /// Finds the ONNX Runtime shared library, or says everywhere it looked and how to fix it.
 pub fn locate_library() -> Result<PathBuf> {
-    let mut looked = Vec::new();
     if let Some(path) = std::env::var_os(DYLIB_ENV) {
+        // An explicit choice is never silently replaced by another library.
         let path = PathBuf::from(path);
         if path.is_file() {
             return Ok(path);
         }
-        looked.push(format!("{DYLIB_ENV}={} (no such file)", path.display()));
+        return Err(anyhow!("ONNX Runtime library not found: {DYLIB_ENV} names {}, which is not a file", path.display()));
     }
+    let mut looked = Vec::new();
     for dir in project_dependency_dirs() {
         let candidate = dir.join("onnxruntime").join(format!("libonnxruntime.so.{ORT_VERSION}"));
         if candidate.is_file() {

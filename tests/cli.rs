@@ -223,3 +223,24 @@ fn explain_prints_the_words_and_the_verdict() {
         assert!(text.contains(word), "{text}");
     }
 }
+
+#[test]
+fn a_missing_onnx_runtime_library_is_named() {
+    let out = Command::new(env!("CARGO_BIN_EXE_scorer"))
+        .args(["explain", "fine"])
+        .env("ORT_DYLIB_PATH", "/nonexistent/libonnxruntime.so")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("/nonexistent/libonnxruntime.so"), "{}", stderr(&out));
+}
+
+#[test]
+fn cuda_where_it_is_unavailable_is_an_error_not_a_fallback() {
+    let out = scorer(&["explain", "fine", "--provider", "cuda"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("no CUDA execution provider"), "{}", stderr(&out));
+    let out = scorer(&["explain", "fine", "--provider", "auto"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("CUDA is not available"), "{}", stderr(&out));
+}
