@@ -1,6 +1,6 @@
 //! `scorer score` (and `scorer --input`): Parquet in, the same rows with their sentiment out.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
@@ -146,12 +146,8 @@ fn print_summary(s: &Summary, json: bool) -> Result<()> {
             s.seconds,
             s.rows_per_second,
             100.0 * s.share_positive,
-            display(&s.output)
+            s.output.display()
         );
     }
     Ok(())
-}
-
-fn display(path: &Path) -> String {
-    path.display().to_string()
 }
