@@ -115,6 +115,8 @@ fn a_killed_run_leaves_nothing_at_the_output_path() {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(child.try_wait().unwrap().is_none(), "the job ended before it could be killed");
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "a temporary file is being written");
     child.kill().unwrap();
     child.wait().unwrap();
     assert!(!output.exists(), "a killed run must not leave a file at the output path");
