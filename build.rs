@@ -3,10 +3,8 @@
 
 fn main() {
     println!("cargo:rerun-if-env-changed=LIBTORCH");
-    if std::env::var_os("CARGO_FEATURE_TRAIN").is_some() {
-        if let Some(libtorch) = std::env::var_os("LIBTORCH") {
-            let lib = std::path::Path::new(&libtorch).join("lib");
-            println!("cargo:rustc-link-arg=-Wl,-rpath,{}", lib.display());
-        }
+    if let (Some(_), Some(libtorch)) = (std::env::var_os("CARGO_FEATURE_TRAIN"), std::env::var_os("LIBTORCH")) {
+        let lib = std::path::Path::new(&libtorch).join("lib");
+        println!("cargo:rustc-link-arg=-Wl,-rpath,{}", lib.display());
     }
 }

@@ -15,7 +15,7 @@ use ort::value::TensorRef;
 
 use crate::encoding::EncodedBatch;
 use crate::runtime::Provider;
-use crate::text::MAX_TOKENS;
+use crate::text::{MAX_TOKENS, for_each_token};
 
 /// Input: token ids, int64 `[batch, 100]`.
 pub const INPUT_TOKEN_IDS: &str = "token_ids";
@@ -51,6 +51,33 @@ pub struct Explanation {
     pub token_scores: Vec<f32>,
     /// Row-major `[batch, 100]` weights, when the model has them.
     pub token_weights: Option<Vec<f32>>,
+}
+
+/// One word of an explained review.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExplainedWord {
+    /// The token, lowercase, as the text pipeline produced it.
+    pub token: String,
+    /// Its sub-score (see [`OUTPUT_TOKEN_SCORES`]).
+    pub score: f32,
+    /// Its weight, for the models that have one (see [`OUTPUT_TOKEN_WEIGHTS`]).
+    pub weight: Option<f32>,
+}
+
+impl Explanation {
+    /// The words of review `row` of the explained batch, whose text is `text`.
+    pub fn words(&self, row: usize, text: &[u8]) -> Vec<ExplainedWord> {
+        let mut words = Vec::new();
+        for_each_token(text, |token| {
+            let at = row * MAX_TOKENS + words.len();
+            words.push(ExplainedWord {
+                token: String::from_utf8(token.to_ascii_lowercase()).expect("tokens are ASCII letters"),
+                score: self.token_scores[at],
+                weight: self.token_weights.as_ref().map(|w| w[at]),
+            });
+        });
+        words
+    }
 }
 
 impl SentimentModel {

@@ -17,7 +17,6 @@ use crate::batch::{is_text_type, score_array, text_values};
 use crate::card::label_for;
 use crate::catalog::{Catalog, DEFAULT_MODEL};
 use crate::encoding::EncodedBatch;
-use crate::text::{MAX_TOKENS, for_each_token};
 
 impl ModelSet for Catalog {
     fn names(&self) -> Vec<String> {
@@ -48,16 +47,8 @@ impl ModelSet for Catalog {
             .enumerate()
             .map(|(row, text)| {
                 text.map(|text| {
-                    let mut words = Vec::new();
-                    for_each_token(text, |token| {
-                        let at = row * MAX_TOKENS + words.len();
-                        words.push(Word {
-                            token: String::from_utf8(token.to_ascii_lowercase()).expect("tokens are ASCII letters"),
-                            score: explanation.token_scores[at],
-                            weight: explanation.token_weights.as_ref().map(|w| w[at]),
-                        });
-                    });
-                    words
+                    let words = explanation.words(row, text).into_iter();
+                    words.map(|w| Word { token: w.token, score: w.score, weight: w.weight }).collect()
                 })
             })
             .collect())

@@ -22,7 +22,7 @@ pub fn check_types(function: &str, models: &dyn ModelSet, types: &[DataType]) ->
             plan_err!("{function}(review [, model]): review must be text (VARCHAR), not {review}")
         }
         [_] => Ok(types.to_vec()),
-        [_, model] if matches!(model, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View) => Ok(types.to_vec()),
+        [_, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View] => Ok(types.to_vec()),
         [_, model] => plan_err!("{function}(review, model): model must be a string literal, not {model}"),
         _ => plan_err!("{function} takes (review) or (review, model), not {} arguments", types.len()),
     }

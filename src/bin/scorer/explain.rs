@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 use sentiment::card::label_for;
 use sentiment::encoding::EncodedBatch;
-use sentiment::text::tokenize;
+use sentiment::model::ExplainedWord;
 
 use crate::options::ModelOptions;
 
@@ -27,31 +27,31 @@ pub struct ExplainArgs {
 pub fn run(args: &ExplainArgs) -> Result<()> {
     let (catalog, name) = args.model.open()?;
     let model = catalog.model(&name)?;
-    let tokens = tokenize(&args.text);
     let explanation = model.explain(&EncodedBatch::encode(catalog.vocabulary(), &[args.text.as_str()]))?;
+    let words = explanation.words(0, args.text.as_bytes());
     let probability = explanation.probability[0];
     let recurrent = explanation.token_weights.is_none();
     let score_header = if recurrent { "score after word" } else { "sub-score" };
     let mut table = format!("model: {name}\n{:<16} {:>16} {:>8}\n", "word", score_header, "weight");
-    for (i, token) in tokens.iter().enumerate() {
-        let known = if catalog.vocabulary().id(token.as_bytes()) == 0 { " (not in GloVe)" } else { "" };
-        let weight = explanation.token_weights.as_ref().map_or("-".to_owned(), |w| format!("{:.4}", w[i]));
-        writeln!(table, "{:<16} {:>16.4} {:>8}{known}", token, explanation.token_scores[i], weight)?;
+    for word in &words {
+        let known = if catalog.vocabulary().id(word.token.as_bytes()) == 0 { " (not in GloVe)" } else { "" };
+        let weight = word.weight.map_or("-".to_owned(), |w| format!("{w:.4}"));
+        writeln!(table, "{:<16} {:>16.4} {:>8}{known}", word.token, word.score, weight)?;
     }
     writeln!(table, "score {probability:.4} {}", label_for(probability))?;
     print!("{table}");
     if let Some(path) = &args.html {
-        std::fs::write(path, heat_map(&name, &tokens, &explanation.token_scores, probability))
+        std::fs::write(path, heat_map(&name, &words, probability))
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
     Ok(())
 }
 
 /// The words coloured by sub-score: green toward positive, red toward negative.
-fn heat_map(model: &str, tokens: &[String], scores: &[f32], probability: f32) -> String {
-    let scale = scores.iter().take(tokens.len()).fold(1e-6f32, |m, s| m.max(s.abs()));
+fn heat_map(model: &str, explained: &[ExplainedWord], probability: f32) -> String {
+    let scale = explained.iter().fold(1e-6f32, |m, w| m.max(w.score.abs()));
     let mut words = String::new();
-    for (token, score) in tokens.iter().zip(scores) {
+    for ExplainedWord { token, score, .. } in explained {
         let strength = (score / scale).clamp(-1.0, 1.0);
         let (r, g) = if strength >= 0.0 { (255.0 * (1.0 - strength), 255.0) } else { (255.0, 255.0 * (1.0 + strength)) };
         let _ = write!(

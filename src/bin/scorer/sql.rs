@@ -104,7 +104,7 @@ async fn register_table(ctx: &SessionContext, name: &str, path: &str) -> Result<
     let options = ParquetReadOptions::default();
     let table_paths: Vec<_> = files
         .iter()
-        .map(|f| datafusion::datasource::listing::ListingTableUrl::parse(f))
+        .map(datafusion::datasource::listing::ListingTableUrl::parse)
         .collect::<datafusion::error::Result<_>>()?;
     let config = datafusion::datasource::listing::ListingTableConfig::new_with_multi_paths(table_paths)
         .with_listing_options(options.to_listing_options(&ctx.copied_config(), ctx.copied_table_options()))
