@@ -15,7 +15,12 @@ use crate::vocab::Vocabulary;
 pub fn is_text_type(data_type: &DataType) -> bool {
     matches!(
         data_type,
-        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Binary | DataType::LargeBinary | DataType::BinaryView
+        DataType::Utf8
+            | DataType::LargeUtf8
+            | DataType::Utf8View
+            | DataType::Binary
+            | DataType::LargeBinary
+            | DataType::BinaryView
     )
 }
 

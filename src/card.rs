@@ -113,7 +113,8 @@ pub fn label_for(probability: f32) -> &'static str {
 impl ModelCard {
     /// Reads a card from JSON.
     pub fn load(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read model card {}", path.display()))?;
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("cannot read model card {}", path.display()))?;
         serde_json::from_str(&text).with_context(|| format!("bad model card {}", path.display()))
     }
 

@@ -12,8 +12,8 @@ use anyhow::{Context, Result, bail};
 use arrow::array::{Array, ArrayRef, AsArray};
 use arrow::compute::cast;
 use arrow::datatypes::DataType;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::ProjectionMask;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 /// The column that groups reviews of one movie; when present, a movie's reviews are never split
 /// between training and validation.
@@ -152,10 +152,9 @@ impl LabeledReviews {
                 groups.push(record.get(i).unwrap_or("").to_owned());
             }
             let label = record.get(label_index).unwrap_or("");
-            reviews.labels.push(
-                parse_label(label)
-                    .with_context(|| format!("record {}: column {label_column:?}", row + 1))?,
-            );
+            reviews
+                .labels
+                .push(parse_label(label).with_context(|| format!("record {}: column {label_column:?}", row + 1))?);
         }
         Ok(reviews)
     }
@@ -165,18 +164,13 @@ fn resolve_label_column(names: &[&str], requested: Option<&str>) -> Result<Strin
     if let Some(name) = requested {
         return Ok(name.to_owned());
     }
-    DEFAULT_LABEL_COLUMNS
-        .iter()
-        .find(|c| names.contains(c))
-        .map(|c| (*c).to_owned())
-        .with_context(|| format!("no label column: expected one of {DEFAULT_LABEL_COLUMNS:?}; the columns are {names:?}"))
+    DEFAULT_LABEL_COLUMNS.iter().find(|c| names.contains(c)).map(|c| (*c).to_owned()).with_context(|| {
+        format!("no label column: expected one of {DEFAULT_LABEL_COLUMNS:?}; the columns are {names:?}")
+    })
 }
 
 fn column_index(names: &[&str], wanted: &str) -> Result<usize> {
-    names
-        .iter()
-        .position(|n| *n == wanted)
-        .with_context(|| format!("no column {wanted:?}; the columns are {names:?}"))
+    names.iter().position(|n| *n == wanted).with_context(|| format!("no column {wanted:?}; the columns are {names:?}"))
 }
 
 fn push_texts(out: &mut Vec<String>, column: &ArrayRef, name: &str) -> Result<()> {

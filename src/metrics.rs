@@ -98,7 +98,11 @@ pub fn roc_curve(scores: &[f32], labels: &[bool]) -> Vec<(f64, f64)> {
     let mut points = vec![(0.0, 0.0)];
     let (mut true_positives, mut false_positives) = (0.0, 0.0);
     for (k, &i) in order.iter().enumerate() {
-        if labels[i] { true_positives += 1.0 } else { false_positives += 1.0 }
+        if labels[i] {
+            true_positives += 1.0
+        } else {
+            false_positives += 1.0
+        }
         let last_of_tie = order.get(k + 1).is_none_or(|&next| scores[next] != scores[i]);
         if last_of_tie {
             points.push((false_positives / negatives, true_positives / positives));

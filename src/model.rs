@@ -10,7 +10,7 @@ use std::path::Path;
 use std::sync::Mutex;
 
 use anyhow::{Context, Result, bail};
-use ort::session::{RunOptions, Session, OutputSelector};
+use ort::session::{OutputSelector, RunOptions, Session};
 use ort::value::TensorRef;
 
 use crate::encoding::EncodedBatch;
@@ -90,7 +90,8 @@ impl SentimentModel {
         }
         let provider = provider.resolve()?;
         let session = (|| -> Result<Session> {
-            let mut builder = Session::builder(environment)?.with_intra_threads(threads).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let mut builder =
+                Session::builder(environment)?.with_intra_threads(threads).map_err(|e| anyhow::anyhow!("{e}"))?;
             if provider == Provider::Cuda {
                 builder = builder
                     .with_execution_providers([ort::ep::CUDA::default().build().error_on_failure()])
@@ -132,10 +133,7 @@ impl SentimentModel {
         if has_weights {
             wanted.push(OUTPUT_TOKEN_WEIGHTS);
         }
-        let mut explanation = Explanation {
-            token_weights: has_weights.then(Vec::new),
-            ..Explanation::default()
-        };
+        let mut explanation = Explanation { token_weights: has_weights.then(Vec::new), ..Explanation::default() };
         self.run_chunks(batch, &wanted, |outputs| {
             explanation.probability.extend_from_slice(outputs[0]);
             explanation.token_scores.extend_from_slice(outputs[1]);
@@ -155,7 +153,9 @@ impl SentimentModel {
         }
         let options = RunOptions::new()?.with_outputs(selector);
         let mut session = self.session.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        for (ids, lengths) in batch.token_ids.chunks(MAX_ROWS_PER_RUN * MAX_TOKENS).zip(batch.lengths.chunks(MAX_ROWS_PER_RUN)) {
+        for (ids, lengths) in
+            batch.token_ids.chunks(MAX_ROWS_PER_RUN * MAX_TOKENS).zip(batch.lengths.chunks(MAX_ROWS_PER_RUN))
+        {
             let rows = lengths.len();
             let outputs = session.run_with_options(
                 ort::inputs![

@@ -77,7 +77,10 @@ pub fn locate_library() -> Result<PathBuf> {
         if path.is_file() {
             return Ok(path);
         }
-        return Err(anyhow!("ONNX Runtime library not found: {DYLIB_ENV} names {}, which is not a file", path.display()));
+        return Err(anyhow!(
+            "ONNX Runtime library not found: {DYLIB_ENV} names {}, which is not a file",
+            path.display()
+        ));
     }
     let mut looked = Vec::new();
     for dir in project_dependency_dirs() {

@@ -52,7 +52,8 @@ impl Vocabulary {
 
     /// Writes the vocabulary in the format [`Vocabulary::load`] reads.
     pub fn save(&self, path: &Path) -> Result<()> {
-        let mut out = BufWriter::new(std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?);
+        let mut out =
+            BufWriter::new(std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?);
         for word in &self.words {
             writeln!(out, "{word}")?;
         }

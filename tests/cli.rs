@@ -92,7 +92,14 @@ fn refuses_to_overwrite_and_leaves_the_file_alone() {
 fn an_output_column_clash_is_refused_with_the_way_out() {
     let dir = tempfile::tempdir().unwrap();
     let output = dir.path().join("out.parquet");
-    let out = scorer(&["--input", sample().to_str().unwrap(), "--output", output.to_str().unwrap(), "--score-column", "label"]);
+    let out = scorer(&[
+        "--input",
+        sample().to_str().unwrap(),
+        "--output",
+        output.to_str().unwrap(),
+        "--score-column",
+        "label",
+    ]);
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("--score-column"), "{}", stderr(&out));
     assert!(!output.exists());
@@ -207,7 +214,8 @@ fn eval_on_imdb_test_matches_every_model_card() {
         assert!(out.status.success(), "{name}: {}", stderr(&out));
         let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         let card: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(repo().join(format!("models/{name}.json"))).unwrap()).unwrap();
+            serde_json::from_str(&std::fs::read_to_string(repo().join(format!("models/{name}.json"))).unwrap())
+                .unwrap();
         assert_eq!(report["n"], 25_000);
         for key in ["accuracy", "f1", "roc_auc"] {
             let (got, want) = (report[key].as_f64().unwrap(), card["test"][key].as_f64().unwrap());

@@ -26,7 +26,8 @@ fn python_onnxruntime_agrees_with_the_rust_scorer() {
     let batch = EncodedBatch::encode(catalog.vocabulary(), &texts);
     let input = tempfile::NamedTempFile::new().unwrap();
     let ids: Vec<&[i64]> = batch.token_ids.chunks(MAX_TOKENS).collect();
-    std::fs::write(input.path(), serde_json::json!({ "token_ids": ids, "lengths": batch.lengths }).to_string()).unwrap();
+    std::fs::write(input.path(), serde_json::json!({ "token_ids": ids, "lengths": batch.lengths }).to_string())
+        .unwrap();
     for name in catalog.names() {
         let from_rust = catalog.model(name).unwrap().probabilities(&batch).unwrap();
         let output = Command::new("python3")

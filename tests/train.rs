@@ -16,7 +16,14 @@ fn imdb(split: &str) -> PathBuf {
 
 fn job(architecture: Architecture, out_dir: &std::path::Path, train: usize, test: usize, epochs: usize) -> Job {
     Job {
-        shape: Shape { architecture, hidden: 32, learned_dim: 8, attention_dim: 16, dropout: 0.2, learned_min_reviews: 5 },
+        shape: Shape {
+            architecture,
+            hidden: 32,
+            learned_dim: 8,
+            attention_dim: 16,
+            dropout: 0.2,
+            learned_min_reviews: 5,
+        },
         options: Options {
             batch_size: 32,
             learning_rate: 2e-3,
@@ -56,7 +63,12 @@ fn learns_exports_and_agrees(architecture: Architecture) {
     assert_eq!(card.name, architecture.name());
     assert_eq!(card.test.n, 256);
     assert_eq!(card.seed_examples.len(), 5);
-    let model = SentimentModel::load(&dir.path().join(format!("{}.onnx", architecture.name())), 1, sentiment::runtime::Provider::Cpu).unwrap();
+    let model = SentimentModel::load(
+        &dir.path().join(format!("{}.onnx", architecture.name())),
+        1,
+        sentiment::runtime::Provider::Cpu,
+    )
+    .unwrap();
     assert_eq!(model.outputs(), card.contract.outputs.as_slice());
     let loaded = sentiment::card::ModelCard::load(&dir.path().join(format!("{}.json", architecture.name()))).unwrap();
     assert_eq!(loaded, card);

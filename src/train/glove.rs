@@ -38,7 +38,8 @@ impl Glove {
         let index_path = dir.join("glove_6B_index.parquet");
         let vectors_path = dir.join("glove_6B_50d_emb.npy");
         let hint = "run scripts/setup to fetch GloVe";
-        let words = read_index(&index_path).with_context(|| format!("cannot read {} ({hint})", index_path.display()))?;
+        let words =
+            read_index(&index_path).with_context(|| format!("cannot read {} ({hint})", index_path.display()))?;
         let vectors: Array2<f32> = ndarray_npy::read_npy(&vectors_path)
             .with_context(|| format!("cannot read {} ({hint})", vectors_path.display()))?;
         if vectors.nrows() != words.len() || vectors.ncols() != GLOVE_DIM {

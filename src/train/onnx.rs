@@ -6,8 +6,11 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use onnx_protobuf::{
     AttributeProto, GraphProto, Message, ModelProto, NodeProto, OperatorSetIdProto, StringStringEntryProto,
-    TensorProto, TensorShapeProto, TypeProto, ValueInfoProto, attribute_proto::AttributeType,
-    tensor_proto::{DataLocation, DataType}, tensor_shape_proto::dimension::Value as Dim, type_proto,
+    TensorProto, TensorShapeProto, TypeProto, ValueInfoProto,
+    attribute_proto::AttributeType,
+    tensor_proto::{DataLocation, DataType},
+    tensor_shape_proto::dimension::Value as Dim,
+    type_proto,
 };
 use tch::{Kind, Tensor, nn};
 
@@ -91,7 +94,9 @@ impl Graph {
     pub fn external_floats(&mut self, hint: &str, dims: &[i64], location: &str, offset: u64, length: u64) -> String {
         let mut t = self.tensor(hint, DataType::FLOAT, dims);
         t.data_location = DataLocation::EXTERNAL.into();
-        for (key, value) in [("location", location.to_owned()), ("offset", offset.to_string()), ("length", length.to_string())] {
+        for (key, value) in
+            [("location", location.to_owned()), ("offset", offset.to_string()), ("length", length.to_string())]
+        {
             let mut entry = StringStringEntryProto::new();
             entry.key = key.to_owned();
             entry.value = value;
@@ -111,7 +116,8 @@ impl Graph {
     /// Adds a node with `n` outputs and returns their names.
     pub fn op_n(&mut self, op_type: &str, inputs: &[&str], n: usize, attrs: Vec<Attr>) -> Vec<String> {
         self.counter += 1;
-        let outputs: Vec<String> = (0..n).map(|i| format!("{}_{}_{i}", op_type.to_ascii_lowercase(), self.counter)).collect();
+        let outputs: Vec<String> =
+            (0..n).map(|i| format!("{}_{}_{i}", op_type.to_ascii_lowercase(), self.counter)).collect();
         let mut node = node(op_type, inputs, attrs);
         node.output = outputs.clone();
         self.graph.node.push(node);

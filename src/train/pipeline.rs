@@ -13,8 +13,8 @@ use super::glove::{GLOVE_DIM, Glove};
 use super::net::{SentimentNet, Shape};
 use super::trainer::{self, Examples, Options};
 use super::word_vectors::GLOVE_FILE;
-use crate::catalog::VOCABULARY_FILE;
 use crate::card::{Contract, DataSummary, ExamplePrediction, ModelCard, SEED_EXAMPLES, TrainingRun, label_for};
+use crate::catalog::VOCABULARY_FILE;
 use crate::data::LabeledReviews;
 use crate::encoding::EncodedBatch;
 use crate::metrics::Metrics;
@@ -75,15 +75,21 @@ pub fn run(job: &Job) -> Result<Trained> {
     let table = Tensor::from_slice(&glove.table).view([rows, GLOVE_DIM as i64]);
 
     let label_column = job.label_column.as_deref();
-    let mut labeled = LabeledReviews::load(&job.train_file, &job.text_column, label_column)?.shuffled(job.options.seed as u64);
+    let mut labeled =
+        LabeledReviews::load(&job.train_file, &job.text_column, label_column)?.shuffled(job.options.seed as u64);
     if let Some(limit) = job.train_limit {
         labeled = labeled.head(limit);
     }
     let (train, validation) = labeled.split_validation(job.validation_fraction, job.options.seed as u64);
     if train.is_empty() || validation.is_empty() {
-        bail!("{} training reviews cannot be split with validation fraction {}", labeled.len(), job.validation_fraction);
+        bail!(
+            "{} training reviews cannot be split with validation fraction {}",
+            labeled.len(),
+            job.validation_fraction
+        );
     }
-    let mut test = LabeledReviews::load(&job.test_file, &job.text_column, label_column)?.shuffled(job.options.seed as u64);
+    let mut test =
+        LabeledReviews::load(&job.test_file, &job.text_column, label_column)?.shuffled(job.options.seed as u64);
     if let Some(limit) = job.test_limit {
         test = test.head(limit);
     }
@@ -96,20 +102,28 @@ pub fn run(job: &Job) -> Result<Trained> {
     let name = job.shape.architecture.name();
     let started = Instant::now();
     let fitted = trainer::fit(&net, &vs, &train_examples, &validation_examples, &job.options, |e| {
-        tracing::info!(model = name, epoch = e.epoch, train_loss = e.train_loss, validation_accuracy = e.validation_accuracy, "epoch");
+        tracing::info!(
+            model = name,
+            epoch = e.epoch,
+            train_loss = e.train_loss,
+            validation_accuracy = e.validation_accuracy,
+            "epoch"
+        );
     })?;
     let seconds = started.elapsed().as_secs_f64();
 
     std::fs::create_dir_all(&job.out_dir).with_context(|| format!("cannot create {}", job.out_dir.display()))?;
     glove.vocabulary.save(&job.out_dir.join(VOCABULARY_FILE))?;
     let glove_path = job.out_dir.join(GLOVE_FILE);
-    std::fs::write(&glove_path, net.word_vectors().glove_bytes()).with_context(|| format!("cannot write {}", glove_path.display()))?;
+    std::fs::write(&glove_path, net.word_vectors().glove_bytes())
+        .with_context(|| format!("cannot write {}", glove_path.display()))?;
     let onnx_path = job.out_dir.join(format!("{name}.onnx"));
     let metadata = [("model", name.to_owned()), ("contract_version", CONTRACT_VERSION.to_string())];
     let outputs = net.export(&onnx_path, &metadata)?;
 
     let model = SentimentModel::load(&onnx_path, 1, crate::runtime::Provider::Cpu)?;
-    let score = |reviews: &LabeledReviews| model.probabilities(&EncodedBatch::encode(&glove.vocabulary, &reviews.texts));
+    let score =
+        |reviews: &LabeledReviews| model.probabilities(&EncodedBatch::encode(&glove.vocabulary, &reviews.texts));
     let parity_reviews = test.select(&(0..PARITY_REVIEWS.min(test.len())).collect::<Vec<_>>());
     let from_tch = trainer::probabilities(&net, &Examples::new(&glove.vocabulary, &parity_reviews));
     let from_onnx = score(&parity_reviews)?;

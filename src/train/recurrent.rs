@@ -96,7 +96,10 @@ impl Net for Recurrent {
         let sequence_lens = g.op("Cast", &[&at_least_one], vec![Attr::Int("to", DataType::INT32 as i64)]);
         let w = g.weight("w", &self.onnx_gate_order(&self.w_ih).unsqueeze(0));
         let r = g.weight("r", &self.onnx_gate_order(&self.w_hh).unsqueeze(0));
-        let b = g.weight("b", &Tensor::cat(&[self.onnx_gate_order(&self.b_ih), self.onnx_gate_order(&self.b_hh)], 0).unsqueeze(0));
+        let b = g.weight(
+            "b",
+            &Tensor::cat(&[self.onnx_gate_order(&self.b_ih), self.onnx_gate_order(&self.b_hh)], 0).unsqueeze(0),
+        );
         let mut attrs = vec![Attr::Int("hidden_size", h)];
         let op = match self.cell {
             Cell::Elman => "RNN",

@@ -78,7 +78,11 @@ impl Net for TokenWise {
             Pooling::Mean => {
                 let one = g.ints("one", &[], &[1]);
                 let at_least_one = g.op("Max", &[lengths, &one], vec![]);
-                let count = g.op("Cast", &[&at_least_one], vec![Attr::Int("to", onnx_protobuf::tensor_proto::DataType::FLOAT as i64)]);
+                let count = g.op(
+                    "Cast",
+                    &[&at_least_one],
+                    vec![Attr::Int("to", onnx_protobuf::tensor_proto::DataType::FLOAT as i64)],
+                );
                 let count = g.reshape(&count, &[-1, 1]);
                 g.op("Div", &[mask, &count], vec![])
             }

@@ -134,7 +134,13 @@ pub fn fit(
         for start in (0..train.len()).step_by(options.batch_size as usize) {
             let n = options.batch_size.min(train.len() - start);
             let rows = order.narrow(0, start, n);
-            let loss = loss(net, &train.ids.index_select(0, &rows), &train.lengths.index_select(0, &rows), &train.labels.index_select(0, &rows), true);
+            let loss = loss(
+                net,
+                &train.ids.index_select(0, &rows),
+                &train.lengths.index_select(0, &rows),
+                &train.labels.index_select(0, &rows),
+                true,
+            );
             optimizer.zero_grad();
             loss.backward();
             if options.clip_norm > 0.0 {
@@ -144,7 +150,8 @@ pub fn fit(
             total += loss.double_value(&[]);
             steps += 1;
         }
-        let record = Epoch { epoch, train_loss: total / steps.max(1) as f64, validation_accuracy: accuracy(net, validation) };
+        let record =
+            Epoch { epoch, train_loss: total / steps.max(1) as f64, validation_accuracy: accuracy(net, validation) };
         on_epoch(&record);
         let improved = best.as_ref().is_none_or(|(acc, _, _)| record.validation_accuracy > *acc);
         if improved {

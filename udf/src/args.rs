@@ -1,12 +1,12 @@
 //! What the three functions share: checking their arguments at planning time, choosing the
 //! model, turning the review argument into an array, and turning panics into query errors.
 
-use std::panic::AssertUnwindSafe;
 use arrow::array::ArrayRef;
 use arrow::datatypes::DataType;
 use datafusion::common::{ScalarValue, plan_err};
 use datafusion::error::{DataFusionError, Result};
 use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, Signature, Volatility};
+use std::panic::AssertUnwindSafe;
 
 use crate::ModelSet;
 

@@ -7,11 +7,11 @@
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
+use crate::{ModelSet, args};
 use arrow::array::{Float32Builder, ListBuilder, StringBuilder, StructBuilder};
 use arrow::datatypes::{DataType, Field, FieldRef, Fields};
 use datafusion::error::Result;
 use datafusion::logical_expr::{ColumnarValue, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDFImpl, Signature};
-use crate::{ModelSet, args};
 
 const NAME: &str = "sentiment_explain";
 

@@ -3,10 +3,10 @@
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
+use arrow::array::StringArray;
 use arrow::datatypes::{DataType, Field, FieldRef};
 use datafusion::error::Result;
 use datafusion::logical_expr::{ColumnarValue, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDFImpl, Signature};
-use arrow::array::StringArray;
 
 use crate::{ModelSet, args};
 
@@ -93,9 +93,9 @@ impl ScalarUDFImpl for Sentiment {
             let scores = self.models.score(&model, &reviews)?;
             Ok(ColumnarValue::Array(match self.output {
                 Output::Probability => Arc::new(scores),
-                Output::Label => Arc::new(
-                    scores.iter().map(|p| p.map(|p| self.models.label(p))).collect::<StringArray>(),
-                ),
+                Output::Label => {
+                    Arc::new(scores.iter().map(|p| p.map(|p| self.models.label(p))).collect::<StringArray>())
+                }
             }))
         })
     }

@@ -74,7 +74,8 @@ async fn query(sql: &str) -> datafusion::error::Result<Vec<RecordBatch>> {
 
 #[tokio::test]
 async fn scores_labels_and_nulls() {
-    let batches = query("SELECT sentiment(review) AS s, sentiment_label(review) AS l FROM reviews ORDER BY id").await.unwrap();
+    let batches =
+        query("SELECT sentiment(review) AS s, sentiment_label(review) AS l FROM reviews ORDER BY id").await.unwrap();
     let batch = &batches[0];
     let scores = batch.column(0).as_primitive::<Float32Type>();
     assert!((scores.value(0) - 2.0 / 3.0).abs() < 1e-6);

@@ -60,7 +60,12 @@ pub fn run(args: &EvalArgs) -> Result<()> {
     }
     let c = metrics.confusion;
     println!("model {name} on {} ({} reviews)", args.input.display(), metrics.n);
-    println!("accuracy {:.4}  F1 {:.4}  ROC AUC {:.4}", metrics.accuracy, metrics.f1, metrics.roc_auc.unwrap_or(f64::NAN));
+    println!(
+        "accuracy {:.4}  F1 {:.4}  ROC AUC {:.4}",
+        metrics.accuracy,
+        metrics.f1,
+        metrics.roc_auc.unwrap_or(f64::NAN)
+    );
     println!("                 predicted negative  predicted positive");
     println!("label negative   {:>18}  {:>18}", c.true_negative, c.false_positive);
     println!("label positive   {:>18}  {:>18}", c.false_negative, c.true_positive);

@@ -53,7 +53,8 @@ fn heat_map(model: &str, explained: &[ExplainedWord], probability: f32) -> Strin
     let mut words = String::new();
     for ExplainedWord { token, score, .. } in explained {
         let strength = (score / scale).clamp(-1.0, 1.0);
-        let (r, g) = if strength >= 0.0 { (255.0 * (1.0 - strength), 255.0) } else { (255.0, 255.0 * (1.0 + strength)) };
+        let (r, g) =
+            if strength >= 0.0 { (255.0 * (1.0 - strength), 255.0) } else { (255.0, 255.0 * (1.0 + strength)) };
         let _ = write!(
             words,
             "<span title=\"{score:.4}\" style=\"background:rgb({},{},{});padding:2px;margin:1px\">{token}</span> ",

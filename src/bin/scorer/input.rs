@@ -98,7 +98,8 @@ impl ParquetInput {
 
 fn reader(file: &Path) -> Result<ParquetRecordBatchReaderBuilder<File>> {
     let handle = File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
-    ParquetRecordBatchReaderBuilder::try_new(handle).with_context(|| format!("{} is not a readable Parquet file", file.display()))
+    ParquetRecordBatchReaderBuilder::try_new(handle)
+        .with_context(|| format!("{} is not a readable Parquet file", file.display()))
 }
 
 fn describe(schema: &SchemaRef) -> String {

@@ -20,7 +20,9 @@ pub struct ModelsArgs {
 pub fn run(args: &ModelsArgs) -> Result<()> {
     let catalog = Catalog::open(&args.models_dir.clone().unwrap_or_else(Catalog::default_dir), 1, Provider::Cpu)?;
     if args.markdown {
-        println!("| model | accuracy | F1 | ROC AUC | exercise's accuracy | test reviews | train / validation | epochs (best) | training time | architecture |");
+        println!(
+            "| model | accuracy | F1 | ROC AUC | exercise's accuracy | test reviews | train / validation | epochs (best) | training time | architecture |"
+        );
         println!("|---|---|---|---|---|---|---|---|---|---|");
     } else {
         println!("{:<14} {:>8} {:>8} {:>8} {:>9}  architecture", "model", "accuracy", "F1", "ROC AUC", "exercise");
@@ -33,8 +35,16 @@ pub fn run(args: &ModelsArgs) -> Result<()> {
         if args.markdown {
             println!(
                 "| `{name}`{default} | {:.4} | {:.4} | {auc:.4} | {:.3} | {} | {} / {} | {} ({}) | {:.0} s | {} |",
-                t.accuracy, t.f1, card.seed_accuracy, t.n, card.data.train_size, card.data.validation_size,
-                card.training.epochs_run, card.training.best_epoch, card.training.seconds, card.architecture
+                t.accuracy,
+                t.f1,
+                card.seed_accuracy,
+                t.n,
+                card.data.train_size,
+                card.data.validation_size,
+                card.training.epochs_run,
+                card.training.best_epoch,
+                card.training.seconds,
+                card.architecture
             );
         } else {
             println!(

@@ -63,7 +63,9 @@ fn parse_table(spec: &str) -> Result<(String, String), String> {
 pub fn run(args: &SqlArgs) -> Result<()> {
     let sql = match (&args.query, &args.file) {
         (Some(query), _) => query.clone(),
-        (None, Some(file)) => std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?,
+        (None, Some(file)) => {
+            std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?
+        }
         (None, None) => unreachable!("clap requires one"),
     };
     let partitions = args.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
@@ -75,7 +77,8 @@ pub fn run(args: &SqlArgs) -> Result<()> {
     runtime.block_on(async {
         // Each partition scores its own batches: ONNX Runtime gets one thread per call, so the
         // partitions, not ONNX Runtime's pool, spread the work over the cores.
-        let catalog = Arc::new(Catalog::open(&args.models_dir.clone().unwrap_or_else(Catalog::default_dir), 1, args.provider)?);
+        let catalog =
+            Arc::new(Catalog::open(&args.models_dir.clone().unwrap_or_else(Catalog::default_dir), 1, args.provider)?);
         let mut ctx = SessionContext::new_with_config(SessionConfig::new().with_target_partitions(partitions));
         sentiment::sql::register_all(&mut ctx, catalog)?;
         let mut tables = args.tables.clone();

@@ -11,8 +11,8 @@ pub fn run(input: impl BufRead, output: impl Write) -> Result<()> {
     let mut array = Vec::with_capacity(1024);
     for (number, line) in input.lines().enumerate() {
         let line = line.with_context(|| format!("cannot read line {}", number + 1))?;
-        let text: String = serde_json::from_str(&line)
-            .with_context(|| format!("line {}: expected one JSON string", number + 1))?;
+        let text: String =
+            serde_json::from_str(&line).with_context(|| format!("line {}: expected one JSON string", number + 1))?;
         array.clear();
         array.push(b'[');
         for_each_token(text.as_bytes(), |word| {
