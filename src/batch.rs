@@ -1,12 +1,15 @@
-//! Scoring whole Arrow arrays of reviews: the vectorised path shared by the CLI and the SQL
-//! functions. A NULL review gets a NULL score.
+//! Scoring whole batches of reviews: the path shared by the CLI and the SQL functions.
+//!
+//! A review with no words to judge gets no score: NULL, and also an empty string, whitespace,
+//! digits and punctuation, or text in other scripts, since the text pipeline keeps only `[A-Za-z]`
+//! words. A review whose words are all unknown to GloVe does get one (the model's prior).
 
 use anyhow::{Result, bail};
 use arrow::array::{Array, AsArray, Float32Array, StringArray};
 use arrow::datatypes::DataType;
 
 use crate::card::label_for;
-use crate::encoding::EncodedBatch;
+use crate::encoding::{AsTextBytes, EncodedBatch};
 use crate::model::SentimentModel;
 use crate::vocab::Vocabulary;
 
@@ -37,11 +40,19 @@ pub fn text_values(array: &dyn Array) -> Result<Vec<Option<&[u8]>>> {
     })
 }
 
-/// P(positive) for every review of `array`, NULL where the review is NULL.
+/// P(positive) for each review, `None` for a review with no words (NULL included).
+pub fn score_texts<T>(model: &SentimentModel, vocabulary: &Vocabulary, texts: &[T]) -> Result<Vec<Option<f32>>>
+where
+    T: AsTextBytes + Sync,
+{
+    let batch = EncodedBatch::encode(vocabulary, texts);
+    let probabilities = model.probabilities(&batch)?;
+    Ok(batch.lengths.iter().zip(probabilities).map(|(&words, p)| (words > 0).then_some(p)).collect())
+}
+
+/// P(positive) for every review of `array`, NULL where the review has no words (NULL included).
 pub fn score_array(model: &SentimentModel, vocabulary: &Vocabulary, array: &dyn Array) -> Result<Float32Array> {
-    let texts = text_values(array)?;
-    let probabilities = model.probabilities(&EncodedBatch::encode(vocabulary, &texts))?;
-    Ok(texts.iter().zip(probabilities).map(|(text, p)| text.map(|_| p)).collect())
+    Ok(score_texts(model, vocabulary, &text_values(array)?)?.into_iter().collect())
 }
 
 /// `positive`/`negative` for each score, NULL for NULL.

@@ -156,18 +156,27 @@ impl SentimentModel {
         for (ids, lengths) in
             batch.token_ids.chunks(MAX_ROWS_PER_RUN * MAX_TOKENS).zip(batch.lengths.chunks(MAX_ROWS_PER_RUN))
         {
+            // ONNX Runtime's RNN takes a matrix-vector path for a single row, whose sums round
+            // differently (by 1e-5); a lone review runs twice in one call, so that its score is
+            // the one it gets in any batch.
+            let kept = lengths.len();
+            let (ids, lengths): (std::borrow::Cow<[i64]>, std::borrow::Cow<[i64]>) = if lengths.len() == 1 {
+                ([ids, ids].concat().into(), [lengths, lengths].concat().into())
+            } else {
+                (ids.into(), lengths.into())
+            };
             let rows = lengths.len();
             let outputs = session.run_with_options(
                 ort::inputs![
-                    INPUT_TOKEN_IDS => TensorRef::from_array_view(([rows, MAX_TOKENS], ids))?,
-                    INPUT_LENGTHS => TensorRef::from_array_view(([rows], lengths))?,
+                    INPUT_TOKEN_IDS => TensorRef::from_array_view(([rows, MAX_TOKENS], &*ids))?,
+                    INPUT_LENGTHS => TensorRef::from_array_view(([rows], &*lengths))?,
                 ],
                 &options,
             )?;
             let mut slices = Vec::with_capacity(wanted.len());
             for name in wanted {
                 let (_, data) = outputs[*name].try_extract_tensor::<f32>()?;
-                slices.push(data);
+                slices.push(&data[..data.len() / rows * kept]);
             }
             take(&slices);
         }

@@ -92,4 +92,35 @@ mod tests {
         for_each_token(b"good\xff\xfebad", |w| seen.push(w.to_vec()));
         assert_eq!(seen, [b"good".to_vec(), b"bad".to_vec()]);
     }
+
+    /// The exercise's loader as written with regular expressions, the reference the scanner
+    /// must agree with.
+    fn reference(text: &str) -> Vec<String> {
+        let spaced = regex::Regex::new("[^A-Za-z]+").unwrap().replace_all(text, " ");
+        let dropped = regex::Regex::new(r"\s[A-Za-z]\s").unwrap().replace_all(&spaced, " ");
+        dropped.trim().to_lowercase().split_whitespace().take(MAX_TOKENS).map(str::to_owned).collect()
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn agrees_with_the_regular_expressions(text in "[a-cA-C .,'!\u{e9}\u{65e5}1]{0,300}") {
+            proptest::prop_assert_eq!(tokenize(&text), reference(&text));
+        }
+
+        #[test]
+        fn agrees_on_any_string(text in proptest::prelude::any::<String>()) {
+            proptest::prop_assert_eq!(tokenize(&text), reference(&text));
+        }
+
+        #[test]
+        fn any_bytes_give_at_most_a_hundred_ascii_words(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..4000)) {
+            let mut words = 0;
+            let counted = for_each_token(&bytes, |word| {
+                assert!(!word.is_empty() && word.iter().all(u8::is_ascii_alphabetic));
+                words += 1;
+            });
+            proptest::prop_assert_eq!(counted, words);
+            proptest::prop_assert!(words <= MAX_TOKENS);
+        }
+    }
 }

@@ -26,7 +26,7 @@ impl GoodWords {
 
 impl ModelSet for GoodWords {
     fn names(&self) -> Vec<String> {
-        vec!["share".into(), "inverse".into()]
+        vec!["share".into(), "inverse".into(), "panics".into()]
     }
     fn default_model(&self) -> &str {
         "share"
@@ -38,6 +38,7 @@ impl ModelSet for GoodWords {
         if probability > 0.5 { "positive" } else { "negative" }
     }
     fn score(&self, model: &str, reviews: &dyn Array) -> anyhow::Result<Float32Array> {
+        assert_ne!(model, "panics", "a bug in the model set");
         let strings = arrow::compute::cast(&arrow::array::make_array(reviews.to_data()), &DataType::Utf8)?;
         Ok(strings.as_string::<i32>().iter().map(|t| t.map(|t| Self::share(t, model))).collect())
     }
@@ -127,4 +128,12 @@ async fn an_unknown_model_is_a_planning_error_listing_the_models() {
 async fn a_model_from_a_column_is_refused() {
     let err = query("SELECT sentiment(review, review) FROM reviews").await.unwrap_err().to_string();
     assert!(err.contains("literal"), "{err}");
+}
+
+#[tokio::test]
+async fn a_panic_inside_a_function_is_a_query_error() {
+    let err = query("SELECT sentiment(review, 'panics') FROM reviews").await.unwrap_err().to_string();
+    assert!(err.contains("sentiment panicked") && err.contains("a bug in the model set"), "{err}");
+    // The session still works.
+    assert_eq!(query("SELECT sentiment(review) FROM reviews").await.unwrap()[0].num_rows(), 3);
 }

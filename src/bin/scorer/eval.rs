@@ -4,8 +4,8 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::Args;
+use sentiment::batch::score_texts;
 use sentiment::data::LabeledReviews;
-use sentiment::encoding::EncodedBatch;
 use sentiment::metrics::{Metrics, roc_curve};
 use serde::Serialize;
 
@@ -37,6 +37,8 @@ pub struct EvalArgs {
 struct Report<'a> {
     model: &'a str,
     input: String,
+    /// Labeled reviews left out of the metrics because they hold no words to judge.
+    no_words: usize,
     #[serde(flatten)]
     metrics: Metrics,
 }
@@ -47,19 +49,29 @@ pub fn run(args: &EvalArgs) -> Result<()> {
     let (catalog, name) = args.model.open()?;
     let model = catalog.model(&name)?;
     let reviews = LabeledReviews::load(&args.input, &args.column, args.label_column.as_deref())?;
-    let scores = model.probabilities(&EncodedBatch::encode(catalog.vocabulary(), &reviews.texts))?;
-    let metrics = Metrics::compute(&scores, &reviews.labels);
+    let (mut scores, mut labels) = (Vec::new(), Vec::new());
+    for (score, &label) in score_texts(&model, catalog.vocabulary(), &reviews.texts)?.into_iter().zip(&reviews.labels) {
+        if let Some(score) = score {
+            scores.push(score);
+            labels.push(label);
+        }
+    }
+    let no_words = reviews.labels.len() - labels.len();
+    let metrics = Metrics::compute(&scores, &labels);
     if let Some(path) = &args.plot {
         let title = format!("{name} on {}: ROC AUC {:.4}", args.input.display(), metrics.roc_auc.unwrap_or(f64::NAN));
-        crate::plot::roc(path, &title, &roc_curve(&scores, &reviews.labels))?;
+        crate::plot::roc(path, &title, &roc_curve(&scores, &labels))?;
     }
     if args.json {
-        let report = Report { model: &name, input: args.input.display().to_string(), metrics };
+        let report = Report { model: &name, input: args.input.display().to_string(), no_words, metrics };
         println!("{}", serde_json::to_string(&report)?);
         return Ok(());
     }
     let c = metrics.confusion;
     println!("model {name} on {} ({} reviews)", args.input.display(), metrics.n);
+    if no_words > 0 {
+        println!("({no_words} reviews with no words to judge left out)");
+    }
     println!(
         "accuracy {:.4}  F1 {:.4}  ROC AUC {:.4}",
         metrics.accuracy,

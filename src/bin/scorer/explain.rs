@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use clap::Args;
 use sentiment::card::label_for;
 use sentiment::encoding::EncodedBatch;
@@ -29,6 +29,11 @@ pub fn run(args: &ExplainArgs) -> Result<()> {
     let model = catalog.model(&name)?;
     let explanation = model.explain(&EncodedBatch::encode(catalog.vocabulary(), &[args.text.as_str()]))?;
     let words = explanation.words(0, args.text.as_bytes());
+    if words.is_empty() {
+        bail!(
+            "the review has no words to judge: only [A-Za-z] words count, and one-letter words between others are dropped"
+        );
+    }
     let probability = explanation.probability[0];
     let recurrent = explanation.token_weights.is_none();
     let score_header = if recurrent { "score after word" } else { "sub-score" };

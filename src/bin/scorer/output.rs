@@ -1,5 +1,5 @@
 //! Output files that appear whole or not at all: written to a temporary file beside the target,
-//! then renamed over it.
+//! then renamed over it. A temporary file left by a killed run is removed by the next run.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -24,7 +24,9 @@ impl AtomicFile {
             _ => PathBuf::from("."),
         };
         let name = target.file_name().with_context(|| format!("{} is not a file path", target.display()))?;
-        let temp = dir.join(format!(".{}.{}.tmp", name.to_string_lossy(), std::process::id()));
+        let name = name.to_string_lossy();
+        remove_orphans(&dir, &name);
+        let temp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
         let file = File::options()
             .write(true)
             .create_new(true)
@@ -45,6 +47,28 @@ impl AtomicFile {
             .with_context(|| format!("cannot move {} to {}", self.temp.display(), self.target.display()))?;
         self.committed = true;
         Ok(())
+    }
+}
+
+/// Removes the temporary files `.<name>.<pid>.tmp` in `dir` whose process no longer runs: what a
+/// run killed with SIGKILL, or by a power cut, leaves behind.
+fn remove_orphans(dir: &Path, name: &str) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let file = entry.file_name();
+        let pid = file
+            .to_str()
+            .and_then(|f| f.strip_prefix('.'))
+            .and_then(|f| f.strip_prefix(name))
+            .and_then(|f| f.strip_prefix('.'))
+            .and_then(|f| f.strip_suffix(".tmp"))
+            .and_then(|pid| pid.parse::<u32>().ok());
+        if let Some(pid) = pid
+            && !Path::new(&format!("/proc/{pid}")).exists()
+        {
+            tracing::info!("removing {}, left by an earlier run that was killed", entry.path().display());
+            let _ = std::fs::remove_file(entry.path());
+        }
     }
 }
 

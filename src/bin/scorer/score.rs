@@ -73,6 +73,9 @@ pub struct Summary {
 pub fn run(args: &ScoreArgs) -> Result<()> {
     let started = Instant::now();
     args.model.configure_threads();
+    // The model first: a missing or broken model stops the job before any data is read.
+    let (catalog, name) = args.model.open()?;
+    let model = catalog.model(&name)?;
     let input = ParquetInput::open(&args.input)?;
     let column = input.text_column(&args.column)?;
     for name in [&args.score_column, &args.label_column_out] {
@@ -90,8 +93,6 @@ pub fn run(args: &ScoreArgs) -> Result<()> {
     if output.exists() && !args.overwrite {
         bail!("{} already exists; pass --overwrite to replace it", output.display());
     }
-    let (catalog, name) = args.model.open()?;
-    let model = catalog.model(&name)?;
 
     let mut fields = input.schema().fields().to_vec();
     fields.push(Arc::new(Field::new(&args.score_column, DataType::Float32, true)));

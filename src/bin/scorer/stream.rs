@@ -6,8 +6,8 @@ use std::sync::mpsc;
 
 use anyhow::{Context, Result};
 use clap::Args;
+use sentiment::batch::score_texts;
 use sentiment::card::label_for;
-use sentiment::encoding::EncodedBatch;
 use serde_json::{Map, Value};
 
 use crate::options::ModelOptions;
@@ -66,10 +66,10 @@ pub fn run(args: &StreamArgs) -> Result<()> {
             }
         }
         let texts: Vec<&str> = records.iter().map(|(_, text)| text.as_str()).collect();
-        let scores = model.probabilities(&EncodedBatch::encode(catalog.vocabulary(), &texts))?;
+        let scores = score_texts(&model, catalog.vocabulary(), &texts)?;
         for ((mut object, _), score) in records.into_iter().zip(scores) {
             object.insert(args.score_field.clone(), Value::from(score));
-            object.insert(args.label_field.clone(), Value::from(label_for(score)));
+            object.insert(args.label_field.clone(), Value::from(score.map(label_for)));
             serde_json::to_writer(&mut out, &object)?;
             out.write_all(b"\n")?;
         }

@@ -1,0 +1,366 @@
+//! The throughput benchmark behind `docs/performance.md`: `bench/run` (or
+//! `cargo bench --bench throughput -- [--quick] [--models gru,mlp] [--chart PATH] [--json PATH]`).
+//!
+//! For each model, on this machine, with the same thread count and the same `.onnx` file:
+//! (a) `scorer score`, Parquet in and out, on IMDB test (25,000 reviews), and on 100,000 and
+//!     1,000,000 reviews built by repeating IMDB's (in a temporary folder), with peak RSS;
+//! (b) the Python way (`bench/python_way.py`: pyarrow, the loader's regular expressions, a dict of
+//!     words, Python onnxruntime, pyarrow) on IMDB test;
+//! (c) the model-only ceiling: ONNX Runtime on reviews already turned into token ids;
+//! (d) `COPY (SELECT *, sentiment(review) ...) TO ...` through `scorer sql`;
+//! and `scorer score` with 1 thread against all threads. Also the tokenizer's speed on one core.
+//! Every run of (a), (b) and (d) is a separate process, timed from start to exit, loading
+//! included; peak RSS is the kernel's `ru_maxrss` of that process.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Context, Result, anyhow, bail};
+use arrow::array::{ArrayRef, AsArray, Int64Array, RecordBatch, StringArray};
+use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use plotters::prelude::*;
+use sentiment::catalog::Catalog;
+use sentiment::encoding::EncodedBatch;
+use sentiment::runtime::Provider;
+use serde::Serialize;
+
+const ALL_MODELS: [&str; 5] = ["rnn", "gru", "mlp", "weighted-mlp", "attention"];
+
+/// One process's run: wall-clock seconds and peak resident memory.
+#[derive(Debug, Clone, Copy, Serialize)]
+struct Run {
+    seconds: f64,
+    peak_rss_mb: f64,
+}
+
+/// Everything measured for one model.
+#[derive(Debug, Serialize)]
+struct ModelResult {
+    model: String,
+    /// (a) on IMDB test, all threads; then with one thread.
+    scorer: Run,
+    scorer_one_thread: Run,
+    /// (b), (c) and (d) on IMDB test.
+    python: Run,
+    ceiling_seconds: f64,
+    sql: Run,
+    /// (a) on the large files, by rows.
+    large: Vec<(usize, Run)>,
+}
+
+#[derive(Debug, Serialize)]
+struct Report {
+    machine: String,
+    threads: usize,
+    test_reviews: usize,
+    tokenizer_mb_per_s: f64,
+    encode_reviews_per_s: f64,
+    models: Vec<ModelResult>,
+}
+
+struct Options {
+    quick: bool,
+    models: Vec<String>,
+    chart: Option<PathBuf>,
+    json: Option<PathBuf>,
+}
+
+fn options() -> Result<Options> {
+    let mut options = Options { quick: false, models: ALL_MODELS.map(String::from).to_vec(), chart: None, json: None };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--quick" => options.quick = true,
+            "--models" => {
+                options.models = args.next().context("--models NAME,...")?.split(',').map(String::from).collect()
+            }
+            "--chart" => options.chart = Some(args.next().context("--chart PATH")?.into()),
+            "--json" => options.json = Some(args.next().context("--json PATH")?.into()),
+            "--bench" => {} // Added by `cargo bench`.
+            other => bail!("unknown argument {other:?}; expected --quick, --models, --chart, --json"),
+        }
+    }
+    Ok(options)
+}
+
+fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn main() -> Result<()> {
+    let options = options()?;
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let machine = sentiment::machine::describe();
+    let work = tempfile::tempdir()?;
+    let test = repo().join("../shared/data/imdb/test.parquet");
+    let texts = review_texts(&[&test])?;
+    eprintln!("bench: {machine}; {threads} threads; work folder {}", work.path().display());
+
+    let (tokenizer_mb_per_s, encode_reviews_per_s) = tokenizer_speed(&texts)?;
+    let sizes: &[usize] = if options.quick { &[100_000] } else { &[100_000, 1_000_000] };
+    let large = build_large_inputs(work.path(), sizes)?;
+
+    let mut models = Vec::new();
+    for model in &options.models {
+        eprintln!("bench: {model}");
+        let out = work.path().join("out.parquet");
+        let score = |input: &Path, threads: usize| {
+            let mut command = scorer();
+            command.args(["score", "--overwrite", "--model", model, "--threads", &threads.to_string()]);
+            command.arg("--input").arg(input).arg("--output").arg(&out);
+            measure(&mut command)
+        };
+        let scorer_all = score(&test, threads)?;
+        let scorer_one_thread = score(&test, 1)?;
+        let mut python = Command::new("python3");
+        python.arg(repo().join("bench/python_way.py")).arg(repo().join(format!("models/{model}.onnx")));
+        python.arg(&test).arg(&out).arg(threads.to_string()).env("PYTHONPATH", repo().join(".deps/python"));
+        let python = measure(&mut python)?;
+        let ceiling_seconds = ceiling(model, &texts, threads)?;
+        let mut sql = scorer();
+        let query = format!(
+            "COPY (SELECT *, sentiment(review, '{model}') AS sentiment_score FROM reviews) TO '{}' STORED AS PARQUET",
+            out.display()
+        );
+        sql.args(["sql", "--threads", &threads.to_string(), "--input"]).arg(&test).arg(query);
+        let sql = measure(&mut sql)?;
+        let mut runs = Vec::new();
+        for (rows, input) in &large {
+            runs.push((*rows, score(input, threads)?));
+        }
+        models.push(ModelResult {
+            model: model.clone(),
+            scorer: scorer_all,
+            scorer_one_thread,
+            python,
+            ceiling_seconds,
+            sql,
+            large: runs,
+        });
+    }
+    let report =
+        Report { machine, threads, test_reviews: texts.len(), tokenizer_mb_per_s, encode_reviews_per_s, models };
+    print_report(&report);
+    if let Some(path) = &options.json {
+        std::fs::write(path, serde_json::to_string_pretty(&report)?)?;
+    }
+    if let Some(path) = &options.chart {
+        chart(&report, path)?;
+    }
+    Ok(())
+}
+
+/// The release `scorer` built beside this benchmark.
+fn scorer() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_scorer"));
+    command.env("SENTIMENT_MODELS", repo().join("models"));
+    command
+}
+
+/// Runs a process to its end; fails with its stderr when it fails.
+fn measure(command: &mut Command) -> Result<Run> {
+    let stderr = tempfile::NamedTempFile::new()?;
+    let started = Instant::now();
+    let child =
+        command.stdout(Stdio::null()).stderr(stderr.reopen()?).spawn().with_context(|| format!("{command:?}"))?;
+    let mut status = 0;
+    // SAFETY: an all-zero rusage is a valid value, and wait4 writes one for our own child.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    if unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage) } < 0 {
+        bail!("wait4: {}", std::io::Error::last_os_error());
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    if !libc::WIFEXITED(status) || libc::WEXITSTATUS(status) != 0 {
+        bail!("{command:?} failed: {}", std::fs::read_to_string(stderr.path())?);
+    }
+    Ok(Run { seconds, peak_rss_mb: usage.ru_maxrss as f64 / 1024.0 })
+}
+
+/// The `review` column of Parquet files.
+fn review_texts(files: &[&Path]) -> Result<Vec<String>> {
+    let mut texts = Vec::new();
+    for file in files {
+        let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(file)?)?.build()?;
+        for batch in reader {
+            let batch = batch?;
+            let column = batch.column_by_name("review").ok_or_else(|| anyhow!("no review column"))?;
+            texts.extend(column.as_string::<i32>().iter().map(|t| t.unwrap_or_default().to_owned()));
+        }
+    }
+    Ok(texts)
+}
+
+/// Tokenizer MB/s and encoding (tokens and ids) reviews/s, on one core. The bytes counted are
+/// those the tokenizer reads: it stops at the 100th word, so a review's tail is not counted.
+fn tokenizer_speed(texts: &[String]) -> Result<(f64, f64)> {
+    let started = Instant::now();
+    let mut bytes = 0;
+    for text in texts {
+        let mut end = 0;
+        let start = text.as_ptr() as usize;
+        let tokens =
+            sentiment::text::for_each_token(text.as_bytes(), |word| end = word.as_ptr() as usize + word.len() - start);
+        bytes += if tokens == sentiment::text::MAX_TOKENS { end } else { text.len() };
+    }
+    let tokenizer = bytes as f64 / 1e6 / started.elapsed().as_secs_f64();
+    let catalog = Catalog::open(&repo().join("models"), 1, Provider::Cpu)?;
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build()?;
+    let started = Instant::now();
+    let batch = pool.install(|| EncodedBatch::encode(catalog.vocabulary(), texts));
+    let encode = texts.len() as f64 / started.elapsed().as_secs_f64();
+    std::hint::black_box(batch);
+    Ok((tokenizer, encode))
+}
+
+/// Seconds ONNX Runtime takes for `texts` already encoded, in the scorer's batches of 8,192.
+fn ceiling(model: &str, texts: &[String], threads: usize) -> Result<f64> {
+    let catalog = Catalog::open(&repo().join("models"), threads, Provider::Cpu)?;
+    let model = catalog.model(model)?;
+    let batches: Vec<EncodedBatch> =
+        texts.chunks(8192).map(|chunk| EncodedBatch::encode(catalog.vocabulary(), chunk)).collect();
+    model.probabilities(&batches[0])?; // Warm-up.
+    let started = Instant::now();
+    for batch in &batches {
+        std::hint::black_box(model.probabilities(batch)?);
+    }
+    Ok(started.elapsed().as_secs_f64())
+}
+
+/// Parquet files of `id` and `review` with `rows` reviews each, IMDB's 100,000 repeated.
+fn build_large_inputs(dir: &Path, sizes: &[usize]) -> Result<Vec<(usize, PathBuf)>> {
+    let data = repo().join("../shared/data/imdb");
+    let splits = ["train", "test", "unsup"].map(|s| data.join(format!("{s}.parquet")));
+    let texts = review_texts(&splits.iter().map(PathBuf::as_path).collect::<Vec<_>>())?;
+    let mut files = Vec::new();
+    for &rows in sizes {
+        let path = dir.join(format!("reviews-{rows}.parquet"));
+        eprintln!("bench: writing {}", path.display());
+        let ids = Arc::new(Int64Array::from_iter_values(0..0)) as ArrayRef;
+        let empty = RecordBatch::try_from_iter([
+            ("id", ids),
+            ("review", Arc::new(StringArray::from(Vec::<String>::new())) as ArrayRef),
+        ])?;
+        let mut writer = ArrowWriter::try_new(std::fs::File::create(&path)?, empty.schema(), None)?;
+        for start in (0..rows).step_by(65_536) {
+            let end = (start + 65_536).min(rows);
+            let ids = Int64Array::from_iter_values(start as i64..end as i64);
+            let reviews = StringArray::from_iter_values((start..end).map(|i| &texts[i % texts.len()]));
+            writer.write(&RecordBatch::try_new(empty.schema(), vec![Arc::new(ids), Arc::new(reviews)])?)?;
+        }
+        writer.close()?;
+        files.push((rows, path));
+    }
+    Ok(files)
+}
+
+fn per_second(rows: usize, seconds: f64) -> f64 {
+    rows as f64 / seconds
+}
+
+fn print_report(r: &Report) {
+    let n = r.test_reviews;
+    println!("machine: {}; {} threads", r.machine, r.threads);
+    println!(
+        "tokenizer: {:.0} MB/s per core; tokens + ids: {:.0} reviews/s per core\n",
+        r.tokenizer_mb_per_s, r.encode_reviews_per_s
+    );
+    println!("IMDB test, {n} reviews, reviews/s (process start to exit, model loading included, except (c)):\n");
+    println!(
+        "| model | (a) scorer score | (b) Python way | (c) model only | (d) SQL | a/b | a/c | d/a | 1 → {} threads |",
+        r.threads
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for m in &r.models {
+        let (a, b, c, d) = (
+            per_second(n, m.scorer.seconds),
+            per_second(n, m.python.seconds),
+            per_second(n, m.ceiling_seconds),
+            per_second(n, m.sql.seconds),
+        );
+        println!(
+            "| {} | {a:.0} | {b:.0} | {c:.0} | {d:.0} | {:.1}× | {:.0}% | {:.0}% | {:.2}× |",
+            m.model,
+            a / b,
+            100.0 * a / c,
+            100.0 * d / a,
+            m.scorer_one_thread.seconds / m.scorer.seconds
+        );
+    }
+    println!("\n`scorer score` on larger files: reviews/s, and peak RSS:\n");
+    let sizes: Vec<usize> =
+        r.models.first().map(|m| m.large.iter().map(|(rows, _)| *rows).collect()).unwrap_or_default();
+    let header: Vec<String> = sizes.iter().map(|rows| format!("{rows} rows: reviews/s | peak RSS")).collect();
+    println!("| model | IMDB test peak RSS | {} | a/c at the largest |", header.join(" | "));
+    println!("|---|---:|{}---:|", "---:|---:|".repeat(sizes.len()));
+    for m in &r.models {
+        let cells: Vec<String> = m
+            .large
+            .iter()
+            .map(|(rows, run)| format!("{:.0} | {:.0} MB", per_second(*rows, run.seconds), run.peak_rss_mb))
+            .collect();
+        let largest = m.large.last().map_or(f64::NAN, |(rows, run)| per_second(*rows, run.seconds));
+        println!(
+            "| {} | {:.0} MB | {} | {:.0}% |",
+            m.model,
+            m.scorer.peak_rss_mb,
+            cells.join(" | "),
+            100.0 * largest / per_second(n, m.ceiling_seconds)
+        );
+    }
+}
+
+/// Grouped bars of reviews/s: (a), (b), (c) and (d) for each model.
+fn chart(r: &Report, path: &Path) -> Result<()> {
+    let n = r.test_reviews;
+    let series: [(&str, RGBColor, Box<dyn Fn(&ModelResult) -> f64>); 4] = [
+        ("(a) scorer score", BLUE, Box::new(|m| per_second(n, m.scorer.seconds))),
+        ("(b) Python way", RED, Box::new(|m| per_second(n, m.python.seconds))),
+        ("(c) model only", GREEN, Box::new(|m| per_second(n, m.ceiling_seconds))),
+        ("(d) SQL", MAGENTA, Box::new(|m| per_second(n, m.sql.seconds))),
+    ];
+    let top = r.models.iter().flat_map(|m| series.iter().map(move |(_, _, f)| f(m))).fold(0.0, f64::max) * 1.15;
+    let draw = || -> Result<(), Box<dyn std::error::Error>> {
+        let root = BitMapBackend::new(path, (900, 520)).into_drawing_area();
+        root.fill(&WHITE)?;
+        let title = format!("reviews/s on IMDB test ({n} reviews), {} threads", r.threads);
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 20))
+            .margin(16)
+            .x_label_area_size(36)
+            .y_label_area_size(64)
+            .build_cartesian_2d(0.0..r.models.len() as f64, 0.0..top)?;
+        let names: Vec<String> = r.models.iter().map(|m| m.model.clone()).collect();
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .x_labels(names.len() * 2 + 1)
+            .x_label_formatter(&|x| {
+                let i = x.floor() as usize;
+                if (x - i as f64 - 0.5).abs() < 1e-9 {
+                    names.get(i).cloned().unwrap_or_default()
+                } else {
+                    String::new()
+                }
+            })
+            .y_desc("reviews/s")
+            .draw()?;
+        for (k, (label, color, value)) in series.iter().enumerate() {
+            let bars = r.models.iter().enumerate().map(|(i, m)| {
+                let x0 = i as f64 + 0.1 + 0.2 * k as f64;
+                Rectangle::new([(x0, 0.0), (x0 + 0.18, value(m))], color.filled())
+            });
+            chart
+                .draw_series(bars)?
+                .label(*label)
+                .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], color.filled()));
+        }
+        chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw()?;
+        root.draw(&Text::new(r.machine.clone(), (20, 500), ("sans-serif", 13)))?;
+        root.present()?;
+        Ok(())
+    };
+    draw().map_err(|e| anyhow!("{e}")).with_context(|| format!("cannot draw {}", path.display()))
+}

@@ -1,0 +1,87 @@
+//! Helpers shared by the integration tests: the repository's paths, running the `scorer` binary,
+//! and reading and writing Parquet files.
+#![allow(dead_code)] // Each test crate uses its own subset.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, RecordBatch};
+use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+/// The repository root.
+pub fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The sample reviews that ship with the repository (18 rows, one NULL, one empty).
+pub fn sample() -> PathBuf {
+    repo().join("tests/data/reviews.parquet")
+}
+
+/// One of the IMDB splits in `../shared`: `train`, `test` or `unsup`.
+pub fn imdb(split: &str) -> PathBuf {
+    repo().join(format!("../shared/data/imdb/{split}.parquet"))
+}
+
+/// The `scorer` binary, ready to be given arguments.
+pub fn scorer_command() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_scorer"))
+}
+
+/// Runs `scorer` with `args` to its end.
+pub fn scorer(args: &[&str]) -> Output {
+    scorer_command().args(args).output().expect("scorer runs")
+}
+
+/// What a run printed on stderr.
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// A whole Parquet file as one batch.
+pub fn read(path: &Path) -> RecordBatch {
+    let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("cannot open {}: {e}", path.display()));
+    let reader = ParquetRecordBatchReaderBuilder::try_new(file).unwrap().build().unwrap();
+    let batches: Vec<_> = reader.map(Result::unwrap).collect();
+    let schema = batches.first().map(|b| b.schema()).unwrap_or_else(|| {
+        let file = std::fs::File::open(path).unwrap();
+        ParquetRecordBatchReaderBuilder::try_new(file).unwrap().schema().clone()
+    });
+    arrow::compute::concat_batches(&schema, &batches).unwrap()
+}
+
+/// Writes `batch` as a Parquet file.
+pub fn write_batch(path: &Path, batch: &RecordBatch) {
+    let mut writer = ArrowWriter::try_new(std::fs::File::create(path).unwrap(), batch.schema(), None).unwrap();
+    writer.write(batch).unwrap();
+    writer.close().unwrap();
+}
+
+/// Writes `columns` as a Parquet file.
+pub fn write(path: &Path, columns: Vec<(&str, ArrayRef)>) {
+    write_batch(path, &RecordBatch::try_from_iter(columns).unwrap());
+}
+
+/// Writes one Utf8 column `review` (and an `id` column counting from 0) as a Parquet file.
+pub fn write_reviews(path: &Path, reviews: &[Option<&str>]) {
+    let ids = arrow::array::Int64Array::from_iter_values(0..reviews.len() as i64);
+    let texts = arrow::array::StringArray::from(reviews.to_vec());
+    write(path, vec![("id", Arc::new(ids) as ArrayRef), ("review", Arc::new(texts) as ArrayRef)]);
+}
+
+/// The first `n` rows of an IMDB split, `id` and `review` only, written to `path`.
+pub fn imdb_head(split: &str, n: usize, path: &Path) {
+    let batch = read(&imdb(split));
+    let batch = batch.project(&[batch.schema().index_of("id").unwrap(), batch.schema().index_of("review").unwrap()]);
+    write_batch(path, &batch.unwrap().slice(0, n));
+}
+
+/// The `sentiment_score` column of a scored file, `None` for NULL.
+pub fn scores(path: &Path) -> Vec<Option<f32>> {
+    use arrow::array::AsArray;
+    let batch = read(path);
+    let column = batch.column_by_name("sentiment_score").expect("a sentiment_score column");
+    column.as_primitive::<arrow::datatypes::Float32Type>().iter().collect()
+}

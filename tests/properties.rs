@@ -1,0 +1,187 @@
+//! Properties the scores keep whatever the run: the same scores across batch sizes, thread counts
+//! and row orders; the same results from concurrent queries as from serial ones; no panic and the
+//! pipeline's rules on arbitrary input; and no way out of the sandbox (network, files, panics).
+
+mod common;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow::array::{Array, AsArray, Float32Array, RecordBatch, StringArray};
+use common::{imdb_head, read, sample, scorer, stderr};
+use datafusion::prelude::SessionContext;
+use proptest::prelude::*;
+use sentiment::catalog::Catalog;
+use sentiment::runtime::Provider;
+
+const MODELS: [&str; 5] = ["rnn", "gru", "mlp", "weighted-mlp", "attention"];
+
+fn assert_close(a: &[Option<f32>], b: &[Option<f32>], what: &str) {
+    assert_eq!(a.len(), b.len(), "{what}");
+    for (row, (x, y)) in a.iter().zip(b).enumerate() {
+        let (x, y) = (x.unwrap(), y.unwrap());
+        assert!((x - y).abs() <= 1e-6, "{what}: row {row}: {x} vs {y}");
+    }
+}
+
+#[test]
+fn scores_do_not_depend_on_batch_size_threads_or_row_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("head.parquet");
+    imdb_head("test", 1_100, &input);
+    // The same rows reversed.
+    let reversed = dir.path().join("reversed.parquet");
+    let batch = read(&input);
+    let indices = arrow::array::UInt32Array::from_iter_values((0..batch.num_rows() as u32).rev());
+    let columns = batch.columns().iter().map(|c| arrow::compute::take(c, &indices, None).unwrap()).collect();
+    common::write_batch(&reversed, &RecordBatch::try_new(batch.schema(), columns).unwrap());
+
+    for model in MODELS {
+        let run = |input: &Path, extra: &[&str]| {
+            let output = dir.path().join(format!("{model}-{}.parquet", extra.join("-")));
+            let mut args = vec!["score", "--input", input.to_str().unwrap(), "--output", output.to_str().unwrap()];
+            args.extend_from_slice(&["--model", model, "--overwrite"]);
+            args.extend_from_slice(extra);
+            let out = scorer(&args);
+            assert!(out.status.success(), "{model} {extra:?}: {}", stderr(&out));
+            common::scores(&output)
+        };
+        let reference = run(&input, &["--batch-size", "1024", "--threads", "2"]);
+        for batch_size in ["1", "7", "1025", "8192"] {
+            assert_close(
+                &reference,
+                &run(&input, &["--batch-size", batch_size]),
+                &format!("{model}, batch {batch_size}"),
+            );
+        }
+        assert_close(&reference, &run(&input, &["--threads", "1"]), &format!("{model}, 1 thread"));
+        let mut unreversed = run(&reversed, &["--batch-size", "100"]);
+        unreversed.reverse();
+        assert_close(&reference, &unreversed, &format!("{model}, reversed rows"));
+    }
+}
+
+fn context(catalog: Arc<Catalog>, reviews: &Path) -> SessionContext {
+    let mut ctx = SessionContext::new();
+    sentiment::sql::register_all(&mut ctx, catalog).unwrap();
+    ctx.register_batch("reviews", read(reviews)).unwrap();
+    ctx
+}
+
+#[test]
+fn concurrent_queries_on_one_session_match_serial_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("head.parquet");
+    imdb_head("test", 2_000, &input);
+    let catalog = Arc::new(Catalog::open(&common::repo().join("models"), 1, Provider::Cpu).unwrap());
+    let queries: Vec<String> = (0..8)
+        .map(|i| {
+            let model = MODELS[i % MODELS.len()];
+            match i % 3 {
+                0 => format!("SELECT id, sentiment(review, '{model}') AS s FROM reviews ORDER BY id"),
+                1 => format!(
+                    "SELECT sentiment_label(review, '{model}') AS l, count(*) AS n FROM reviews GROUP BY l ORDER BY l"
+                ),
+                _ => format!(
+                    "SELECT id, sum(w.score) AS total FROM \
+                     (SELECT id, UNNEST(sentiment_explain(review, '{model}')) AS w FROM reviews) \
+                     GROUP BY id ORDER BY id"
+                ),
+            }
+        })
+        .collect();
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(4).build().unwrap();
+    runtime.block_on(async {
+        let ctx = context(catalog, &input);
+        let mut serial = Vec::new();
+        for query in &queries {
+            serial.push(ctx.sql(query).await.unwrap().collect().await.unwrap());
+        }
+        let handles: Vec<_> = queries
+            .iter()
+            .map(|query| {
+                let (ctx, query) = (ctx.clone(), query.clone());
+                tokio::spawn(async move { ctx.sql(&query).await.unwrap().collect().await.unwrap() })
+            })
+            .collect();
+        for ((handle, expected), query) in handles.into_iter().zip(&serial).zip(&queries) {
+            let got = handle.await.unwrap();
+            let (got, expected) = (
+                arrow::compute::concat_batches(&got[0].schema(), &got).unwrap(),
+                arrow::compute::concat_batches(&expected[0].schema(), expected).unwrap(),
+            );
+            assert_eq!(got, expected, "{query}");
+        }
+    });
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    /// `sentiment()` over arbitrary text: never a panic or an error; a score in [0, 1] exactly
+    /// where the review has words.
+    #[test]
+    fn sentiment_takes_any_text(texts in prop::collection::vec(
+        prop_oneof![any::<String>(), "[a-zA-Z .,!?'\u{e9}\u{65e5}0-9]{0,300}"],
+        1..16,
+    )) {
+        let ctx = arbitrary_text_context(&texts);
+        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let batches = runtime.block_on(async {
+            ctx.sql("SELECT sentiment(review, 'attention') AS s, sentiment(review) AS g FROM reviews")
+                .await?.collect().await
+        }).unwrap();
+        let batch = arrow::compute::concat_batches(&batches[0].schema(), &batches).unwrap();
+        for (row, text) in texts.iter().enumerate() {
+            let has_words = !sentiment::text::tokenize(text).is_empty();
+            for column in 0..2 {
+                let scores: &Float32Array = batch.column(column).as_primitive();
+                prop_assert_eq!(scores.is_valid(row), has_words, "{:?}", text);
+                if has_words {
+                    prop_assert!((0.0..=1.0).contains(&scores.value(row)));
+                }
+            }
+        }
+    }
+}
+
+/// A session whose table `reviews` holds `texts`, over the shipped models (loaded once).
+fn arbitrary_text_context(texts: &[String]) -> SessionContext {
+    static CATALOG: std::sync::OnceLock<Arc<Catalog>> = std::sync::OnceLock::new();
+    let catalog = CATALOG
+        .get_or_init(|| Arc::new(Catalog::open(&common::repo().join("models"), 1, Provider::Cpu).unwrap()))
+        .clone();
+    let mut ctx = SessionContext::new();
+    sentiment::sql::register_all(&mut ctx, catalog).unwrap();
+    let reviews = StringArray::from_iter_values(texts);
+    let batch = RecordBatch::try_from_iter([("review", Arc::new(reviews) as Arc<dyn Array>)]).unwrap();
+    ctx.register_batch("reviews", batch).unwrap();
+    ctx
+}
+
+#[test]
+fn scoring_needs_no_network() {
+    // A new network namespace has no interface but a downed loopback: any connection fails.
+    let dir = tempfile::tempdir().unwrap();
+    let output = dir.path().join("out.parquet");
+    let scorer = env!("CARGO_BIN_EXE_scorer");
+    let input = sample();
+    let runs: [&[&str]; 2] = [
+        &["score", "--input", input.to_str().unwrap(), "--output", output.to_str().unwrap()],
+        &["sql", "--input", input.to_str().unwrap(), "SELECT avg(sentiment(review, 'attention')) FROM reviews"],
+    ];
+    for args in runs {
+        let out = std::process::Command::new("unshare").arg("--net").arg(scorer).args(args).output().unwrap();
+        assert!(out.status.success(), "{args:?} without a network: {}", stderr(&out));
+    }
+}
+
+#[test]
+fn model_names_in_sql_cannot_reach_files() {
+    for name in ["/etc/passwd", "../models/gru", "gru.onnx", "models/gru", "vocab"] {
+        let query = format!("SELECT sentiment(review, '{name}') FROM reviews");
+        let out = scorer(&["sql", "--input", sample().to_str().unwrap(), &query]);
+        assert_eq!(out.status.code(), Some(1), "{name}");
+        assert!(stderr(&out).contains("unknown model"), "{name}: {}", stderr(&out));
+    }
+}

@@ -1,0 +1,343 @@
+//! The reliability matrix of `docs/reliability.md`, one test per row: odd values in the review
+//! column, schema problems, broken files and interrupted jobs, broken models, and streaming input.
+//! Every failure must name its cause, exit non-zero and leave nothing at the output path.
+
+mod common;
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Output, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use arrow::array::{Array, ArrayRef, BinaryArray, Int64Array, StringArray};
+use common::{imdb, read, sample, scorer, scorer_command, scores, stderr, write, write_reviews};
+
+/// Scores `input` into `output` with `extra` arguments; panics with stderr when the run fails.
+fn score(input: &Path, output: &Path, extra: &[&str]) -> Vec<Option<f32>> {
+    let mut args = vec!["score", "--input", input.to_str().unwrap(), "--output", output.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    let out = scorer(&args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    scores(output)
+}
+
+/// Asserts that a run failed with exit code 1 and a message holding every one of `needles`.
+fn assert_fails_naming(out: &Output, needles: &[&str]) {
+    let err = stderr(out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    for needle in needles {
+        assert!(err.contains(needle), "{needle:?} not in: {err}");
+    }
+}
+
+fn files_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<_> =
+        std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    names.sort();
+    names
+}
+
+// Values inside a review column.
+
+#[test]
+fn reviews_without_words_get_no_score_and_keep_their_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let (input, output) = (dir.path().join("odd.parquet"), dir.path().join("out.parquet"));
+    let reviews = [
+        Some("A wonderful film"),
+        None,
+        Some(""),
+        Some("   \t\n "),
+        Some("1234 !!!"),
+        Some("😀🎬 日本語の映画 фильм"),
+        Some("Dreadful, a waste of time"),
+    ];
+    write_reviews(&input, &reviews);
+    let scores = score(&input, &output, &[]);
+    assert_eq!(scores.len(), reviews.len(), "no row is dropped");
+    assert!(scores[0].unwrap() > 0.5 && scores[6].unwrap() < 0.5, "{scores:?}");
+    assert!(scores[1..6].iter().all(Option::is_none), "no words, no score: {scores:?}");
+    let written = read(&output);
+    let ids: &Int64Array = written.column(0).as_any().downcast_ref().unwrap();
+    assert_eq!(ids.values().to_vec(), (0..7).collect::<Vec<i64>>(), "rows keep their order");
+    let labels: &StringArray = written.column(3).as_any().downcast_ref().unwrap();
+    assert_eq!(labels.null_count(), 5);
+}
+
+#[test]
+fn only_the_first_hundred_words_count_however_long_the_review() {
+    let dir = tempfile::tempdir().unwrap();
+    let (input, output) = (dir.path().join("long.parquet"), dir.path().join("out.parquet"));
+    let opening = "An awful, boring and predictable film. ".repeat(20);
+    let first_hundred = sentiment::text::tokenize(&opening).join(" ");
+    // 10 MB in one review, and 5,000 repetitions of one word.
+    let huge = format!("{opening}{}", "brilliant masterpiece ".repeat(10 * 1024 * 1024 / 22));
+    let repeated = "great ".repeat(5_000);
+    write_reviews(&input, &[Some(&first_hundred), Some(&huge), Some(&"great ".repeat(100)), Some(&repeated)]);
+    let scores = score(&input, &output, &[]);
+    assert!((scores[0].unwrap() - scores[1].unwrap()).abs() < 1e-6, "{scores:?}");
+    assert!((scores[2].unwrap() - scores[3].unwrap()).abs() < 1e-6, "{scores:?}");
+}
+
+#[test]
+fn invalid_utf8_in_a_binary_column_only_separates_words() {
+    let dir = tempfile::tempdir().unwrap();
+    let (input, output) = (dir.path().join("bytes.parquet"), dir.path().join("out.parquet"));
+    let texts: Vec<&[u8]> = vec![b"A great \xff\xfe film, truly \xc3\x28moving", b"A great film truly moving"];
+    write(&input, vec![("review", Arc::new(BinaryArray::from(texts)) as ArrayRef)]);
+    let scores = score(&input, &output, &[]);
+    assert_eq!(scores[0], scores[1]);
+    assert!(scores[0].is_some());
+}
+
+// Schema.
+
+#[test]
+fn a_column_that_is_not_text_is_named_with_its_type() {
+    let out = scorer(&["--input", sample().to_str().unwrap(), "--column", "id", "--output", "/tmp/never.parquet"]);
+    assert_fails_naming(&out, &["\"id\"", "Int64", "not text"]);
+    assert!(!Path::new("/tmp/never.parquet").exists());
+}
+
+#[test]
+fn an_empty_file_gives_an_empty_output_with_the_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    let (input, output) = (dir.path().join("empty.parquet"), dir.path().join("out.parquet"));
+    write_reviews(&input, &[]);
+    assert!(score(&input, &output, &[]).is_empty());
+    let written = read(&output);
+    let names: Vec<_> = written.schema().fields().iter().map(|f| f.name().clone()).collect();
+    assert_eq!(names, ["id", "review", "sentiment_score", "sentiment_label"]);
+}
+
+#[test]
+fn files_of_different_schemas_are_refused_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let landing = dir.path().join("landing");
+    std::fs::create_dir(&landing).unwrap();
+    write_reviews(&landing.join("a.parquet"), &[Some("fine")]);
+    let texts = StringArray::from(vec!["fine"]);
+    write(&landing.join("b.parquet"), vec![("review", Arc::new(texts) as ArrayRef)]);
+    let output = dir.path().join("out.parquet");
+    let out = scorer(&["--input", landing.to_str().unwrap(), "--output", output.to_str().unwrap()]);
+    assert_fails_naming(&out, &["b.parquet", "different schema"]);
+    assert!(!output.exists());
+}
+
+// Files.
+
+#[test]
+fn corrupt_and_truncated_parquet_is_named_and_nothing_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = std::fs::read(sample()).unwrap();
+    let cases = [
+        ("garbage.parquet", b"this is not parquet at all".to_vec()),
+        ("truncated.parquet", bytes[..bytes.len() / 2].to_vec()),
+        // A valid footer over damaged pages: fails while decoding, after writing has begun.
+        ("damaged.parquet", {
+            let mut b = bytes.clone();
+            b[4..bytes.len() / 2].fill(0x5a);
+            b
+        }),
+    ];
+    for (name, content) in cases {
+        let input = dir.path().join(name);
+        std::fs::write(&input, content).unwrap();
+        let output = dir.path().join(format!("{name}.out"));
+        let out = scorer(&["--input", input.to_str().unwrap(), "--output", output.to_str().unwrap()]);
+        assert_fails_naming(&out, &[name]);
+        assert!(!output.exists(), "{name}: nothing at the output path");
+    }
+    assert_eq!(files_in(dir.path()).len(), 3, "no temporary file is left: {:?}", files_in(dir.path()));
+}
+
+#[test]
+fn a_missing_input_is_named() {
+    let out = scorer(&["--input", "/no/such/reviews.parquet"]);
+    assert_fails_naming(&out, &["/no/such/reviews.parquet", "does not exist"]);
+    let out = scorer(&["--input", "/no/such/*.parquet"]);
+    assert_fails_naming(&out, &["no Parquet files in /no/such/*.parquet"]);
+}
+
+#[test]
+fn an_output_folder_that_cannot_be_written_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = dir.path().join("missing-folder/out.parquet");
+    let out = scorer(&["--input", sample().to_str().unwrap(), "--output", output.to_str().unwrap()]);
+    assert_fails_naming(&out, &["cannot write in", "missing-folder"]);
+    // A folder that is a file.
+    std::fs::write(dir.path().join("file"), b"").unwrap();
+    let output = dir.path().join("file/out.parquet");
+    let out = scorer(&["--input", sample().to_str().unwrap(), "--output", output.to_str().unwrap()]);
+    assert_fails_naming(&out, &["cannot write in"]);
+}
+
+/// Starts scoring IMDB's 50,000 unlabeled reviews into `output` in small batches and returns
+/// once the job is writing its temporary file.
+fn start_long_job(output: &Path) -> std::process::Child {
+    let child = scorer_command()
+        .args(["--input", imdb("unsup").to_str().unwrap(), "--output", output.to_str().unwrap()])
+        .args(["--batch-size", "256"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let dir = output.parent().unwrap();
+    let started = Instant::now();
+    while files_in(dir).is_empty() {
+        assert!(started.elapsed() < Duration::from_secs(60), "the job never started writing");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    child
+}
+
+#[test]
+fn sigint_and_sigterm_stop_cleanly_with_exit_130() {
+    for signal in ["INT", "TERM"] {
+        let dir = tempfile::tempdir().unwrap();
+        let output = dir.path().join("out.parquet");
+        let child = start_long_job(&output);
+        let status = std::process::Command::new("kill").args([&format!("-{signal}"), &child.id().to_string()]).status();
+        assert!(status.unwrap().success());
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(130), "SIG{signal}: {}", stderr(&out));
+        assert!(stderr(&out).contains("interrupted"), "{}", stderr(&out));
+        assert!(files_in(dir.path()).is_empty(), "SIG{signal}: left {:?}", files_in(dir.path()));
+    }
+}
+
+#[test]
+fn after_sigkill_nothing_is_at_the_output_and_a_rerun_completes_and_tidies_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = dir.path().join("out.parquet");
+    let mut child = start_long_job(&output);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(!output.exists());
+    assert_eq!(files_in(dir.path()).len(), 1, "the killed run's temporary file");
+    let out = scorer(&["--input", imdb("unsup").to_str().unwrap(), "--output", output.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(files_in(dir.path()), ["out.parquet"], "the rerun removed the orphaned temporary file");
+    assert_eq!(read(&output).num_rows(), 50_000);
+}
+
+// Models.
+
+/// A models folder holding the shipped `gru` (its files linked, so that each test may break one).
+fn models_copy(dir: &Path) -> std::path::PathBuf {
+    let models = dir.join("models");
+    std::fs::create_dir(&models).unwrap();
+    for file in ["vocab.txt", "glove.f32", "gru.onnx", "gru.json"] {
+        std::os::unix::fs::symlink(common::repo().join("models").join(file), models.join(file)).unwrap();
+    }
+    models
+}
+
+/// Scores the sample with the models of `models`; the input is checked only after the model.
+fn score_with_models(models: &Path, model: &str) -> Output {
+    let out_dir = tempfile::tempdir().unwrap();
+    let output = out_dir.path().join("out.parquet");
+    let out = scorer(&[
+        "--input",
+        "/no/such/input.parquet",
+        "--output",
+        output.to_str().unwrap(),
+        "--models-dir",
+        models.to_str().unwrap(),
+        "--model",
+        model,
+    ]);
+    assert!(files_in(out_dir.path()).is_empty());
+    out
+}
+
+#[test]
+fn a_missing_model_file_stops_the_job_before_any_data_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let models = models_copy(dir.path());
+    std::fs::remove_file(models.join("gru.onnx")).unwrap();
+    assert_fails_naming(&score_with_models(&models, "gru"), &["gru.json", "has no model file", "gru.onnx"]);
+    let out = scorer(&["--input", "/no/such/input.parquet", "--model", "/no/such/model.onnx"]);
+    assert_fails_naming(&out, &["/no/such"]);
+}
+
+#[test]
+fn a_corrupt_model_file_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let models = models_copy(dir.path());
+    std::fs::remove_file(models.join("gru.onnx")).unwrap();
+    std::fs::write(models.join("gru.onnx"), b"\x08\x07garbage, not a protobuf").unwrap();
+    assert_fails_naming(&score_with_models(&models, "gru"), &["cannot load model", "gru.onnx"]);
+}
+
+#[test]
+fn a_card_that_does_not_match_its_model_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let models = models_copy(dir.path());
+    let card = std::fs::read_to_string(models.join("gru.json")).unwrap();
+    let mut card: serde_json::Value = serde_json::from_str(&card).unwrap();
+    card["contract"]["outputs"].as_array_mut().unwrap().push("token_weights".into());
+    std::fs::remove_file(models.join("gru.json")).unwrap();
+    std::fs::write(models.join("gru.json"), card.to_string()).unwrap();
+    assert_fails_naming(&score_with_models(&models, "gru"), &["does not match its card", "token_weights"]);
+    // A model file under another model's name: the same check catches it.
+    let models = dir.path().join("swapped");
+    std::fs::create_dir(&models).unwrap();
+    for (from, to) in [("vocab.txt", "vocab.txt"), ("glove.f32", "glove.f32"), ("mlp.json", "mlp.json")] {
+        std::os::unix::fs::symlink(common::repo().join("models").join(from), models.join(to)).unwrap();
+    }
+    std::os::unix::fs::symlink(common::repo().join("models/gru.onnx"), models.join("mlp.onnx")).unwrap();
+    assert_fails_naming(&score_with_models(&models, "mlp"), &["does not match its card"]);
+}
+
+#[test]
+fn an_unknown_model_name_lists_the_models() {
+    let out = scorer(&["--input", sample().to_str().unwrap(), "--model", "bert"]);
+    assert_fails_naming(&out, &["unknown model \"bert\"", "attention", "gru"]);
+}
+
+// Streaming.
+
+fn stream(input: &[u8]) -> Output {
+    let mut child = scorer_command()
+        .arg("stream")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn stream_lines(out: &Output) -> Vec<serde_json::Value> {
+    String::from_utf8(out.stdout.clone()).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+#[test]
+fn stream_reports_bad_lines_by_number_and_goes_on() {
+    let out =
+        stream(b"{\"review\": \"Superb\"}\n{\"review\": \nnot \xff utf-8\n{\"id\": 3}\n{\"review\": \"\"}\nDull\n");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let lines = stream_lines(&out);
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert_eq!(lines[0]["sentiment_label"], "positive");
+    assert!(lines[1]["sentiment_score"].is_null() && lines[1]["sentiment_label"].is_null(), "no words, no score");
+    assert_eq!(lines[2]["sentiment_label"], "negative");
+    let err = stderr(&out);
+    for expected in ["line 2: malformed JSON", "line 3: cannot read stdin", "line 4: no \"review\" field"] {
+        assert!(err.contains(expected), "{expected:?} not in: {err}");
+    }
+}
+
+#[test]
+fn stream_scores_a_last_line_cut_off_by_the_end_of_input() {
+    let out = stream(b"{\"id\": 1, \"review\": \"Superb\"}\nA truly dreadful fil");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let lines = stream_lines(&out);
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[1]["review"], "A truly dreadful fil");
+    assert_eq!(lines[1]["sentiment_label"], "negative");
+}
