@@ -74,6 +74,11 @@ impl Catalog {
         self.cards.keys().map(String::as_str).collect()
     }
 
+    /// Every model's card, by name.
+    pub fn cards(&self) -> impl Iterator<Item = &ModelCard> {
+        self.cards.values()
+    }
+
     /// The card of a model.
     pub fn card(&self, name: &str) -> Result<&ModelCard> {
         self.cards.get(name).with_context(|| format!("unknown model {name:?}; the models are {:?}", self.names()))

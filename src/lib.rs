@@ -2,12 +2,15 @@
 //!
 //! The scoring core: the exercise's [`text`] pipeline, the shared [`vocab`], [`encoding`] of
 //! reviews into model inputs, the ONNX [`model`] running on ONNX Runtime ([`runtime`]), the
-//! [`metrics`], model [`card`]s and labeled [`data`]. The trainer, behind the `train` feature,
-//! lives in [`train`].
+//! [`metrics`], model [`card`]s and labeled [`data`]. The SQL functions are in `sql` (feature
+//! `sql`), their Ballista cluster in `cluster` (feature `cluster`), the trainer in `train`
+//! (feature `train`).
 
 pub mod batch;
 pub mod card;
 pub mod catalog;
+#[cfg(feature = "cluster")]
+pub mod cluster;
 pub mod data;
 pub mod encoding;
 pub mod machine;

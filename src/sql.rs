@@ -17,6 +17,7 @@ use crate::batch::{is_text_type, score_array, text_values};
 use crate::card::label_for;
 use crate::catalog::{Catalog, DEFAULT_MODEL};
 use crate::encoding::EncodedBatch;
+use crate::model::CONTRACT_VERSION;
 
 impl ModelSet for Catalog {
     fn names(&self) -> Vec<String> {
@@ -39,6 +40,15 @@ impl ModelSet for Catalog {
         score_array(&*self.model(model)?, self.vocabulary(), reviews)
     }
 
+    fn version(&self) -> String {
+        let models: Vec<String> = self.cards().map(|card| format!("{}@{:.4}", card.name, card.test.accuracy)).collect();
+        format!(
+            "imdb-sentiment {}, model contract {CONTRACT_VERSION}, models {}",
+            env!("CARGO_PKG_VERSION"),
+            models.join(" ")
+        )
+    }
+
     fn explain(&self, model: &str, reviews: &dyn Array) -> anyhow::Result<Vec<Option<Vec<Word>>>> {
         let texts = text_values(reviews)?;
         let explanation = self.model(model)?.explain(&EncodedBatch::encode(self.vocabulary(), &texts))?;
@@ -55,8 +65,8 @@ impl ModelSet for Catalog {
     }
 }
 
-/// Registers `sentiment`, `sentiment_label` and `sentiment_explain` over `catalog`'s models on a
-/// `SessionContext` or any other function registry.
+/// Registers `sentiment`, `sentiment_label`, `sentiment_explain` and `sentiment_version` over
+/// `catalog`'s models on a `SessionContext` or any other function registry.
 pub fn register_all(registry: &mut dyn FunctionRegistry, catalog: Arc<Catalog>) -> datafusion::error::Result<()> {
     sentiment_udf::register_all(registry, catalog)
 }

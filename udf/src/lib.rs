@@ -4,7 +4,9 @@
 //! - `sentiment(review [, model])` FLOAT: P(positive), 0 to 1;
 //! - `sentiment_label(review [, model])` VARCHAR: `'positive'` or `'negative'`;
 //! - `sentiment_explain(review [, model])` `LIST<STRUCT<token VARCHAR, score FLOAT, weight FLOAT>>`:
-//!   every word with its sub-score and weight (see [`explain`]).
+//!   every word with its sub-score and weight (see [`explain`]);
+//! - `sentiment_version()` VARCHAR: the functions' and models' version where the query runs (see
+//!   [`version`]).
 //!
 //! `model` is a string literal naming one of the [`ModelSet`]'s models; without it the set's
 //! default model runs. NULL reviews give NULL. The models themselves come from the caller: the
@@ -13,6 +15,7 @@
 mod args;
 pub mod explain;
 pub mod score;
+pub mod version;
 
 use std::fmt::Debug;
 use std::sync::Arc;
@@ -24,6 +27,7 @@ use datafusion::logical_expr::ScalarUDF;
 
 pub use explain::SentimentExplain;
 pub use score::Sentiment;
+pub use version::SentimentVersion;
 
 /// One word of an explained review.
 #[derive(Debug, Clone, PartialEq)]
@@ -51,14 +55,17 @@ pub trait ModelSet: Debug + Send + Sync {
     fn score(&self, model: &str, reviews: &dyn Array) -> anyhow::Result<Float32Array>;
     /// The words of each review with their sub-scores, `None` for NULL.
     fn explain(&self, model: &str, reviews: &dyn Array) -> anyhow::Result<Vec<Option<Vec<Word>>>>;
+    /// What identifies this code and these models: two processes that answer alike give the same.
+    fn version(&self) -> String;
 }
 
-/// The three functions over `models`, ready to register.
+/// The four functions over `models`, ready to register.
 pub fn functions(models: Arc<dyn ModelSet>) -> Vec<Arc<ScalarUDF>> {
     vec![
         Arc::new(ScalarUDF::from(Sentiment::probability(models.clone()))),
         Arc::new(ScalarUDF::from(Sentiment::label(models.clone()))),
-        Arc::new(ScalarUDF::from(SentimentExplain::new(models))),
+        Arc::new(ScalarUDF::from(SentimentExplain::new(models.clone()))),
+        Arc::new(ScalarUDF::from(SentimentVersion::new(models))),
     ]
 }
 

@@ -42,6 +42,9 @@ impl ModelSet for GoodWords {
         let strings = arrow::compute::cast(&arrow::array::make_array(reviews.to_data()), &DataType::Utf8)?;
         Ok(strings.as_string::<i32>().iter().map(|t| t.map(|t| Self::share(t, model))).collect())
     }
+    fn version(&self) -> String {
+        "good-words 1".into()
+    }
     fn explain(&self, model: &str, reviews: &dyn Array) -> anyhow::Result<Vec<Option<Vec<Word>>>> {
         let strings = arrow::compute::cast(&arrow::array::make_array(reviews.to_data()), &DataType::Utf8)?;
         Ok(strings
@@ -136,4 +139,12 @@ async fn a_panic_inside_a_function_is_a_query_error() {
     assert!(err.contains("sentiment panicked") && err.contains("a bug in the model set"), "{err}");
     // The session still works.
     assert_eq!(query("SELECT sentiment(review) FROM reviews").await.unwrap()[0].num_rows(), 3);
+}
+
+#[tokio::test]
+async fn version_names_the_model_set() {
+    let batches = query("SELECT sentiment_version() AS v FROM reviews").await.unwrap();
+    let versions = batches[0].column(0).as_string::<i32>();
+    assert_eq!(versions.len(), 3);
+    assert!(versions.iter().all(|v| v == Some("good-words 1")));
 }

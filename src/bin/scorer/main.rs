@@ -3,6 +3,8 @@
 //! Exit codes: 0 success; 1 failure (bad input, missing model, I/O); 2 usage error;
 //! 130 interrupted by SIGINT or SIGTERM (nothing is left at the output path).
 
+#[cfg(feature = "cluster")]
+mod cluster;
 mod eval;
 mod explain;
 mod input;
@@ -56,6 +58,12 @@ enum Command {
     /// Tokenise reviews with the models' text pipeline: one JSON string per stdin line in, one
     /// JSON array of tokens per stdout line out.
     Tokens,
+    /// Start a Ballista scheduler that knows the sentiment functions (feature `cluster`).
+    #[cfg(feature = "cluster")]
+    Scheduler(cluster::SchedulerArgs),
+    /// Start a Ballista executor that runs the sentiment functions (feature `cluster`).
+    #[cfg(feature = "cluster")]
+    Executor(cluster::ExecutorArgs),
 }
 
 /// `scorer --input ...` (options without a subcommand) means `scorer score --input ...`.
@@ -84,6 +92,10 @@ fn main() -> ExitCode {
         Command::Explain(args) => explain::run(&args),
         Command::Models(args) => models::run(&args),
         Command::Tokens => tokens::run(std::io::stdin().lock(), std::io::stdout().lock()),
+        #[cfg(feature = "cluster")]
+        Command::Scheduler(args) => cluster::scheduler(&args),
+        #[cfg(feature = "cluster")]
+        Command::Executor(args) => cluster::executor(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

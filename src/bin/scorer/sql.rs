@@ -36,9 +36,14 @@ pub struct SqlArgs {
     /// Where the models run: cpu, cuda, or auto.
     #[arg(long, value_enum, default_value_t = Provider::Cpu)]
     provider: Provider,
-    /// Query partitions (each scores its own batches) [default: all cores].
+    /// Query partitions, and ONNX Runtime threads [default: all cores].
     #[arg(long)]
     threads: Option<usize>,
+    /// Run the statements on the Ballista cluster behind this scheduler instead of in this process
+    /// (see `scorer scheduler` and `scorer executor`); paths must be readable by the executors.
+    #[cfg(feature = "cluster")]
+    #[arg(long, value_name = "df://HOST:PORT")]
+    cluster: Option<String>,
 }
 
 /// Output format of query results.
@@ -75,12 +80,11 @@ pub fn run(args: &SqlArgs) -> Result<()> {
         .build()
         .context("cannot start the query runtime")?;
     runtime.block_on(async {
-        // Each partition scores its own batches: ONNX Runtime gets one thread per call, so the
-        // partitions, not ONNX Runtime's pool, spread the work over the cores.
-        let catalog =
-            Arc::new(Catalog::open(&args.models_dir.clone().unwrap_or_else(Catalog::default_dir), 1, args.provider)?);
-        let mut ctx = SessionContext::new_with_config(SessionConfig::new().with_target_partitions(partitions));
-        sentiment::sql::register_all(&mut ctx, catalog)?;
+        // The partitions decode, tokenise and write in parallel; their model calls take turns on
+        // one session per model, each call using every core.
+        let models_dir = args.models_dir.clone().unwrap_or_else(Catalog::default_dir);
+        let catalog = Arc::new(Catalog::open(&models_dir, partitions, args.provider)?);
+        let ctx = context(args, catalog, partitions).await?;
         let mut tables = args.tables.clone();
         if let Some(input) = &args.input {
             tables.push(("reviews".to_owned(), input.clone()));
@@ -99,6 +103,18 @@ pub fn run(args: &SqlArgs) -> Result<()> {
         }
         Ok(())
     })
+}
+
+/// A session over `catalog`'s models: in this process, or on the cluster named by `--cluster`.
+#[cfg_attr(not(feature = "cluster"), allow(unused_variables))]
+async fn context(args: &SqlArgs, catalog: Arc<Catalog>, partitions: usize) -> Result<SessionContext> {
+    #[cfg(feature = "cluster")]
+    if let Some(url) = &args.cluster {
+        return sentiment::cluster::connect(url, catalog, partitions).await;
+    }
+    let mut ctx = SessionContext::new_with_config(SessionConfig::new().with_target_partitions(partitions));
+    sentiment::sql::register_all(&mut ctx, catalog)?;
+    Ok(ctx)
 }
 
 async fn register_table(ctx: &SessionContext, name: &str, path: &str) -> Result<()> {
