@@ -66,6 +66,17 @@ enum Command {
     Executor(cluster::ExecutorArgs),
 }
 
+impl Command {
+    /// True for the processes that serve until they are stopped.
+    fn is_server(&self) -> bool {
+        #[cfg(feature = "cluster")]
+        if matches!(self, Command::Scheduler(_) | Command::Executor(_)) {
+            return true;
+        }
+        false
+    }
+}
+
 /// `scorer --input ...` (options without a subcommand) means `scorer score --input ...`.
 fn with_default_subcommand(mut args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
     let first = args.get(1).and_then(|a| a.to_str());
@@ -81,8 +92,11 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse_from(with_default_subcommand(std::env::args_os().collect()));
-    if let Err(e) = ctrlc::set_handler(|| INTERRUPTED.store(true, Ordering::Relaxed)) {
-        tracing::warn!("cannot watch for interrupts: {e}");
+    // Jobs stop cleanly at the next batch; the cluster's processes keep the default: they end.
+    if !cli.command.is_server() {
+        if let Err(e) = ctrlc::set_handler(|| INTERRUPTED.store(true, Ordering::Relaxed)) {
+            tracing::warn!("cannot watch for interrupts: {e}");
+        }
     }
     let result = match cli.command {
         Command::Score(args) => score::run(&args),
