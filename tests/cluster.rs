@@ -136,21 +136,25 @@ fn imdb_test() -> String {
     common::imdb("test").display().to_string()
 }
 
-/// Reads every Parquet file of a folder: (review, score) pairs, sorted.
-fn copied(dir: &Path) -> Vec<(String, f32)> {
-    let mut pairs = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap().flatten() {
-        let batch: RecordBatch = read(&entry.path());
-        let reviews = arrow::compute::cast(batch.column_by_name("review").unwrap(), &DataType::Utf8).unwrap();
-        let reviews = reviews.as_string::<i32>();
-        let scores = batch.column_by_name("s").unwrap().as_primitive::<Float32Type>().clone();
-        for i in 0..batch.num_rows() {
-            pairs.push((reviews.value(i).to_owned(), scores.value(i)));
-        }
-        assert_eq!(reviews.null_count(), 0);
-    }
+/// (review, score) pairs of a batch, sorted.
+fn pairs(batch: &RecordBatch, score: &str) -> Vec<(String, f32)> {
+    let reviews = arrow::compute::cast(batch.column_by_name("review").unwrap(), &DataType::Utf8).unwrap();
+    let reviews = reviews.as_string::<i32>();
+    let scores = batch.column_by_name(score).unwrap().as_primitive::<Float32Type>();
+    assert_eq!(reviews.null_count() + scores.null_count(), 0);
+    let mut pairs: Vec<_> = (0..batch.num_rows()).map(|i| (reviews.value(i).to_owned(), scores.value(i))).collect();
     pairs.sort_by(|a, b| a.partial_cmp(b).unwrap());
     pairs
+}
+
+/// (review, score) pairs of every Parquet file of a folder, sorted.
+fn copied(dir: &Path, score: &str) -> Vec<(String, f32)> {
+    let mut all = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        all.extend(pairs(&read(&entry.path()), score));
+    }
+    all.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    all
 }
 
 #[test]
@@ -199,10 +203,42 @@ fn a_two_executor_cluster_answers_as_a_local_run() {
     assert!(out.status.success(), "{}", stderr(&out));
     let out = cluster.sql(&["--input", landing, &copy(&remote_out)]);
     assert!(out.status.success(), "{}\n{}", stderr(&out), cluster.logs());
-    let (local, remote) = (copied(&local_out), copied(&remote_out));
+    let local = copied(&local_out, "s");
     assert_eq!(local.len(), 25_000);
+    assert_same_scores(&local, &copied(&remote_out, "s"));
+
+    // `scorer score --cluster`: one output file, renamed into place once the executors are done.
+    let scored = cluster.work.path().join("scored");
+    std::fs::create_dir(&scored).unwrap();
+    let (local_file, remote_file) = (scored.join("local.parquet"), scored.join("remote.parquet"));
+    let out = run(&["score", "--input", landing, "--output", local_file.to_str().unwrap(), "--model", "attention"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = run(&[
+        "score",
+        "--cluster",
+        &cluster.url,
+        "--input",
+        landing,
+        "--output",
+        remote_file.to_str().unwrap(),
+        "--model",
+        "attention",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}\n{}", stderr(&out), cluster.logs());
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["rows"], 25_000);
+    let (local, remote) = (read(&local_file), read(&remote_file));
+    assert_eq!(local.schema().fields().len(), remote.schema().fields().len());
+    assert_same_scores(&pairs(&local, "sentiment_score"), &pairs(&remote, "sentiment_score"));
+    let names: Vec<String> =
+        std::fs::read_dir(&scored).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    assert_eq!(names.len(), 2, "no temporary file is left: {names:?}");
+}
+
+fn assert_same_scores(local: &[(String, f32)], remote: &[(String, f32)]) {
     assert_eq!(local.len(), remote.len());
-    for ((lr, ls), (rr, rs)) in local.iter().zip(&remote) {
+    for ((lr, ls), (rr, rs)) in local.iter().zip(remote) {
         assert_eq!(lr, rr);
         assert!((ls - rs).abs() <= 1e-6, "{ls} vs {rs}");
     }

@@ -35,6 +35,12 @@ impl AtomicFile {
         Ok(Self { target: target.to_owned(), temp, file, committed: false })
     }
 
+    /// The temporary file's path, for writers that open it themselves.
+    #[cfg_attr(not(feature = "cluster"), allow(dead_code))]
+    pub fn temp_path(&self) -> &Path {
+        &self.temp
+    }
+
     /// A handle to write through.
     pub fn handle(&self) -> Result<File> {
         self.file.try_clone().context("cannot duplicate the output file handle")

@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use arrow::array::{ArrayRef, RecordBatch};
+use arrow::array::{ArrayRef, AsArray, RecordBatch};
 use arrow::datatypes::{DataType, Field, Schema};
 use clap::Args;
 use parquet::arrow::ArrowWriter;
@@ -53,6 +53,11 @@ pub struct ScoreArgs {
     /// Print the summary as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Score on the Ballista cluster behind this scheduler instead of in this process: the
+    /// executors read the input and write the output, so both paths must be theirs to reach.
+    #[cfg(feature = "cluster")]
+    #[arg(long, value_name = "df://HOST:PORT")]
+    pub cluster: Option<String>,
 }
 
 /// What a scoring run did.
@@ -68,8 +73,8 @@ pub struct Summary {
     pub seconds: f64,
     /// Rows per second.
     pub rows_per_second: f64,
-    /// Share of non-NULL reviews labeled positive.
-    pub share_positive: f64,
+    /// Share of scored reviews labeled positive (not counted on a cluster).
+    pub share_positive: Option<f64>,
 }
 
 /// Scores the input and writes the output atomically.
@@ -95,6 +100,14 @@ pub fn run(args: &ScoreArgs) -> Result<()> {
     let output = args.output.clone().unwrap_or_else(|| input.default_output());
     if output.exists() && !args.overwrite {
         bail!("{} already exists; pass --overwrite to replace it", output.display());
+    }
+    #[cfg(feature = "cluster")]
+    if let Some(url) = &args.cluster {
+        let rows = on_cluster(args, url, catalog, &name, &output)?;
+        let seconds = started.elapsed().as_secs_f64();
+        let rows_per_second = rows as f64 / seconds.max(1e-9);
+        let summary = Summary { output, model: name, rows, seconds, rows_per_second, share_positive: None };
+        return print_summary(&summary, args.json);
     }
 
     let mut fields = input.schema().fields().to_vec();
@@ -137,22 +150,58 @@ pub fn run(args: &ScoreArgs) -> Result<()> {
         rows,
         seconds,
         rows_per_second: rows as f64 / seconds.max(1e-9),
-        share_positive: if scored == 0 { 0.0 } else { positive as f64 / scored as f64 },
+        share_positive: Some(if scored == 0 { 0.0 } else { positive as f64 / scored as f64 }),
     };
     print_summary(&summary, args.json)
+}
+
+/// Scores on a Ballista cluster with one `COPY`: the executors write the temporary file beside
+/// the output, renamed here once the job is done. Returns the number of rows.
+#[cfg(feature = "cluster")]
+fn on_cluster(
+    args: &ScoreArgs,
+    url: &str,
+    catalog: sentiment::catalog::Catalog,
+    model: &str,
+    output: &std::path::Path,
+) -> Result<u64> {
+    let quote = |name: &str| format!("\"{}\"", name.replace('"', "\"\""));
+    let file = AtomicFile::create(output)?;
+    let query = format!(
+        "COPY (SELECT *, CASE WHEN {score} > {threshold} THEN 'positive' WHEN {score} IS NOT NULL THEN 'negative' END AS {label} \
+         FROM (SELECT *, sentiment({column}, '{model}') AS {score} FROM reviews)) TO '{temp}' STORED AS PARQUET",
+        score = quote(&args.score_column),
+        label = quote(&args.label_column_out),
+        column = quote(&args.column),
+        threshold = sentiment::metrics::THRESHOLD,
+        temp = file.temp_path().display().to_string().replace('\'', "''"),
+    );
+    let threads = args.model.threads();
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the runtime")?;
+    let rows = runtime.block_on(async {
+        let ctx = sentiment::cluster::connect(url, Arc::new(catalog), threads).await?;
+        crate::sql::register_table(&ctx, "reviews", &args.input).await?;
+        let batches = ctx.sql(&query).await?.collect().await?;
+        let counts =
+            batches.first().and_then(|b| b.column(0).as_primitive_opt::<arrow::datatypes::UInt64Type>().cloned());
+        anyhow::Ok(counts.map_or(0, |c| c.value(0)))
+    })?;
+    file.commit()?;
+    Ok(rows)
 }
 
 fn print_summary(s: &Summary, json: bool) -> Result<()> {
     if json {
         println!("{}", serde_json::to_string(s)?);
     } else {
+        let positive = s.share_positive.map_or(String::new(), |share| format!(", {:.1}% positive", 100.0 * share));
         println!(
-            "scored {} rows with {} in {:.2} s ({:.0} rows/s), {:.1}% positive -> {}",
+            "scored {} rows with {} in {:.2} s ({:.0} rows/s){positive} -> {}",
             s.rows,
             s.model,
             s.seconds,
             s.rows_per_second,
-            100.0 * s.share_positive,
             s.output.display()
         );
     }

@@ -117,7 +117,8 @@ async fn context(args: &SqlArgs, catalog: Arc<Catalog>, partitions: usize) -> Re
     Ok(ctx)
 }
 
-async fn register_table(ctx: &SessionContext, name: &str, path: &str) -> Result<()> {
+/// Registers the Parquet file, folder or glob `path` as table `name`.
+pub async fn register_table(ctx: &SessionContext, name: &str, path: &str) -> Result<()> {
     let files = crate::input::expand(path)?;
     let files: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
     let options = ParquetReadOptions::default();
