@@ -74,7 +74,8 @@ pub async fn connect(url: &str, catalog: Arc<Catalog>, partitions: usize) -> Res
 /// `host:port` of a `df://host:port` URL.
 fn scheduler_address(url: &str) -> Result<String> {
     let rest = url.strip_prefix("df://").ok_or_else(|| anyhow!("a cluster is given as df://host:port, not {url:?}"))?;
-    let (host, port) = rest.trim_end_matches('/').rsplit_once(':').unwrap_or((rest, "50050"));
+    let rest = rest.trim_end_matches('/');
+    let (host, port) = rest.rsplit_once(':').unwrap_or((rest, "50050"));
     let port: u16 = port.parse().with_context(|| format!("bad port in {url:?}"))?;
     if host.is_empty() {
         bail!("no host in {url:?}");
