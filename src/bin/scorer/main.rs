@@ -93,10 +93,10 @@ fn main() -> ExitCode {
         .init();
     let cli = Cli::parse_from(with_default_subcommand(std::env::args_os().collect()));
     // Jobs stop cleanly at the next batch; the cluster's processes keep the default: they end.
-    if !cli.command.is_server() {
-        if let Err(e) = ctrlc::set_handler(|| INTERRUPTED.store(true, Ordering::Relaxed)) {
-            tracing::warn!("cannot watch for interrupts: {e}");
-        }
+    if !cli.command.is_server()
+        && let Err(e) = ctrlc::set_handler(|| INTERRUPTED.store(true, Ordering::Relaxed))
+    {
+        tracing::warn!("cannot watch for interrupts: {e}");
     }
     let result = match cli.command {
         Command::Score(args) => score::run(&args),
