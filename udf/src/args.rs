@@ -6,9 +6,38 @@ use arrow::datatypes::DataType;
 use datafusion::common::{ScalarValue, plan_err};
 use datafusion::error::{DataFusionError, Result};
 use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, Signature, Volatility};
+use std::hash::{Hash, Hasher};
 use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
 
 use crate::ModelSet;
+
+/// The model set a function runs, compared and hashed by identity: two functions are equal when
+/// they share one set (DataFusion compares functions when it deduplicates expressions).
+#[derive(Debug, Clone)]
+pub struct SharedModels(pub Arc<dyn ModelSet>);
+
+impl PartialEq for SharedModels {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for SharedModels {}
+
+impl Hash for SharedModels {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        Arc::as_ptr(&self.0).cast::<()>().hash(state);
+    }
+}
+
+impl std::ops::Deref for SharedModels {
+    type Target = dyn ModelSet;
+
+    fn deref(&self) -> &Self::Target {
+        self.0.as_ref()
+    }
+}
 
 /// The signature of every sentiment function: checked by [`check_types`].
 pub fn signature() -> Signature {

@@ -4,9 +4,9 @@
 //! What `score` and `weight` mean is the [`ModelSet`]'s to say; for the shipped models see the
 //! `imdb-sentiment` crate's `sql` module.
 
-use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
+use crate::args::SharedModels;
 use crate::{ModelSet, args};
 use arrow::array::{Float32Builder, ListBuilder, StringBuilder, StructBuilder};
 use arrow::datatypes::{DataType, Field, FieldRef, Fields};
@@ -16,16 +16,16 @@ use datafusion::logical_expr::{ColumnarValue, ReturnFieldArgs, ScalarFunctionArg
 const NAME: &str = "sentiment_explain";
 
 /// The per-word explanation of a review's sentiment.
-#[derive(Debug)]
+#[derive(Debug, PartialEq, Eq, Hash)]
 pub struct SentimentExplain {
-    models: Arc<dyn ModelSet>,
+    models: SharedModels,
     signature: Signature,
 }
 
 impl SentimentExplain {
     /// The function over `models`.
     pub fn new(models: Arc<dyn ModelSet>) -> Self {
-        Self { models, signature: args::signature() }
+        Self { models: SharedModels(models), signature: args::signature() }
     }
 }
 
@@ -42,20 +42,6 @@ fn return_type() -> DataType {
     DataType::List(Arc::new(Field::new("item", DataType::Struct(word_fields()), true)))
 }
 
-impl PartialEq for SentimentExplain {
-    fn eq(&self, other: &Self) -> bool {
-        Arc::ptr_eq(&self.models, &other.models)
-    }
-}
-
-impl Eq for SentimentExplain {}
-
-impl Hash for SentimentExplain {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        Arc::as_ptr(&self.models).cast::<()>().hash(state);
-    }
-}
-
 impl ScalarUDFImpl for SentimentExplain {
     fn name(&self) -> &str {
         NAME
@@ -66,7 +52,7 @@ impl ScalarUDFImpl for SentimentExplain {
     }
 
     fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-        args::check_types(NAME, self.models.as_ref(), arg_types)
+        args::check_types(NAME, &*self.models, arg_types)
     }
 
     fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
@@ -74,12 +60,12 @@ impl ScalarUDFImpl for SentimentExplain {
     }
 
     fn return_field_from_args(&self, args: ReturnFieldArgs) -> Result<FieldRef> {
-        args::model_name(NAME, self.models.as_ref(), args.scalar_arguments.get(1).copied().flatten())?;
+        args::model_name(NAME, &*self.models, args.scalar_arguments.get(1).copied().flatten())?;
         Ok(Arc::new(Field::new(NAME, return_type(), true)))
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let model = args::model_at_run(NAME, self.models.as_ref(), &args)?;
+        let model = args::model_at_run(NAME, &*self.models, &args)?;
         let reviews = args::reviews(&args)?;
         args::guarded(NAME, || {
             let explained = self.models.explain(&model, &reviews)?;

@@ -1,6 +1,5 @@
 //! `sentiment(review [, model])` and `sentiment_label(review [, model])`.
 
-use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use arrow::array::StringArray;
@@ -8,6 +7,7 @@ use arrow::datatypes::{DataType, Field, FieldRef};
 use datafusion::error::Result;
 use datafusion::logical_expr::{ColumnarValue, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDFImpl, Signature};
 
+use crate::args::SharedModels;
 use crate::{ModelSet, args};
 
 /// What the function returns for each review.
@@ -20,22 +20,22 @@ enum Output {
 }
 
 /// A review's sentiment: `sentiment()` gives P(positive), `sentiment_label()` its label.
-#[derive(Debug)]
+#[derive(Debug, PartialEq, Eq, Hash)]
 pub struct Sentiment {
     output: Output,
-    models: Arc<dyn ModelSet>,
+    models: SharedModels,
     signature: Signature,
 }
 
 impl Sentiment {
     /// `sentiment(review [, model])`: P(positive) as FLOAT.
     pub fn probability(models: Arc<dyn ModelSet>) -> Self {
-        Self { output: Output::Probability, models, signature: args::signature() }
+        Self { output: Output::Probability, models: SharedModels(models), signature: args::signature() }
     }
 
     /// `sentiment_label(review [, model])`: `'positive'` or `'negative'`.
     pub fn label(models: Arc<dyn ModelSet>) -> Self {
-        Self { output: Output::Label, models, signature: args::signature() }
+        Self { output: Output::Label, models: SharedModels(models), signature: args::signature() }
     }
 
     fn data_type(&self) -> DataType {
@@ -43,21 +43,6 @@ impl Sentiment {
             Output::Probability => DataType::Float32,
             Output::Label => DataType::Utf8,
         }
-    }
-}
-
-impl PartialEq for Sentiment {
-    fn eq(&self, other: &Self) -> bool {
-        self.output == other.output && Arc::ptr_eq(&self.models, &other.models)
-    }
-}
-
-impl Eq for Sentiment {}
-
-impl Hash for Sentiment {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        self.output.hash(state);
-        Arc::as_ptr(&self.models).cast::<()>().hash(state);
     }
 }
 
@@ -74,7 +59,7 @@ impl ScalarUDFImpl for Sentiment {
     }
 
     fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-        args::check_types(self.name(), self.models.as_ref(), arg_types)
+        args::check_types(self.name(), &*self.models, arg_types)
     }
 
     fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
@@ -82,12 +67,12 @@ impl ScalarUDFImpl for Sentiment {
     }
 
     fn return_field_from_args(&self, args: ReturnFieldArgs) -> Result<FieldRef> {
-        args::model_name(self.name(), self.models.as_ref(), args.scalar_arguments.get(1).copied().flatten())?;
+        args::model_name(self.name(), &*self.models, args.scalar_arguments.get(1).copied().flatten())?;
         Ok(Arc::new(Field::new(self.name(), self.data_type(), true)))
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let model = args::model_at_run(self.name(), self.models.as_ref(), &args)?;
+        let model = args::model_at_run(self.name(), &*self.models, &args)?;
         let reviews = args::reviews(&args)?;
         args::guarded(self.name(), || {
             let scores = self.models.score(&model, &reviews)?;

@@ -1,7 +1,6 @@
 //! `sentiment_version()`: which functions and models answer where the query runs. On a cluster
 //! it runs on an executor, so a client compares it with its own before it sends work there.
 
-use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use arrow::datatypes::DataType;
@@ -10,11 +9,12 @@ use datafusion::error::Result;
 use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility};
 
 use crate::ModelSet;
+use crate::args::SharedModels;
 
 /// `sentiment_version()` VARCHAR: the [`ModelSet::version`] of the process that evaluates it.
-#[derive(Debug)]
+#[derive(Debug, PartialEq, Eq, Hash)]
 pub struct SentimentVersion {
-    models: Arc<dyn ModelSet>,
+    models: SharedModels,
     signature: Signature,
 }
 
@@ -22,21 +22,7 @@ impl SentimentVersion {
     /// The function over `models`. It is volatile, so that planning never folds it into a
     /// constant: the process that executes the query answers.
     pub fn new(models: Arc<dyn ModelSet>) -> Self {
-        Self { models, signature: Signature::exact(vec![], Volatility::Volatile) }
-    }
-}
-
-impl PartialEq for SentimentVersion {
-    fn eq(&self, other: &Self) -> bool {
-        Arc::ptr_eq(&self.models, &other.models)
-    }
-}
-
-impl Eq for SentimentVersion {}
-
-impl Hash for SentimentVersion {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        Arc::as_ptr(&self.models).cast::<()>().hash(state);
+        Self { models: SharedModels(models), signature: Signature::exact(vec![], Volatility::Volatile) }
     }
 }
 

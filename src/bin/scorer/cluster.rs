@@ -61,7 +61,8 @@ fn catalog(models_dir: &Option<PathBuf>, threads: usize) -> Result<Arc<Catalog>>
     ))
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime> {
+/// The async runtime the cluster's processes and clients run on.
+pub fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the runtime")
 }
 
