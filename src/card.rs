@@ -45,6 +45,113 @@ pub struct ModelCard {
     pub training: TrainingRun,
     /// The ONNX contract the file follows; see `models/README.md`.
     pub contract: Contract,
+    /// The teacher and the unlabeled reviews the model learned from, when it was distilled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub distillation: Option<Distillation>,
+    /// Every training run of the job, one per seed; the shipped one is [`Seeds::shipped`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub runs: Vec<SeedRun>,
+    /// The runs summarised: mean and spread of their test metrics, and which one ships.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seeds: Option<Seeds>,
+}
+
+/// How a model was distilled from a teacher.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Distillation {
+    /// The reviews without labels that the teacher labeled for the student.
+    pub unlabeled_file: String,
+    /// How many of them the student learned from.
+    pub unlabeled_reviews: usize,
+    /// What the student learned from them: the teacher's P(positive) as a soft target.
+    pub targets: String,
+    /// The teacher, trained on the same training split as the student.
+    pub teacher: TeacherSummary,
+}
+
+/// A distillation teacher's description and quality.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TeacherSummary {
+    /// The teacher in words.
+    pub description: String,
+    /// Its settings.
+    pub hyperparameters: serde_json::Value,
+    /// Distinct features it learned weights for.
+    pub features: usize,
+    /// Its metrics on the student's validation split.
+    pub validation: Metrics,
+    /// Its metrics on the test file (never used for a choice).
+    pub test: Option<Metrics>,
+    /// Seconds to build and fit it.
+    pub seconds: f64,
+}
+
+/// One training run of a job, with its own seed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SeedRun {
+    /// The seed of the weights' initialisation, the shuffles and dropout.
+    pub seed: i64,
+    /// Epochs run, and the one whose weights were kept.
+    pub epochs_run: usize,
+    /// The kept epoch, 1-based.
+    pub best_epoch: usize,
+    /// Training seconds.
+    pub seconds: f64,
+    /// Metrics on the validation split: the only ones used to choose.
+    pub validation: Metrics,
+    /// Metrics on the test file.
+    pub test: Metrics,
+}
+
+/// Mean and sample standard deviation of one metric over the runs.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Spread {
+    /// The mean.
+    pub mean: f64,
+    /// The sample standard deviation (0 for one run).
+    pub std: f64,
+}
+
+impl Spread {
+    /// The spread of `values`.
+    pub fn of(values: &[f64]) -> Self {
+        let n = values.len() as f64;
+        let mean = values.iter().sum::<f64>() / n.max(1.0);
+        let squares: f64 = values.iter().map(|v| (v - mean).powi(2)).sum();
+        let std = if values.len() > 1 { (squares / (n - 1.0)).sqrt() } else { 0.0 };
+        Self { mean, std }
+    }
+}
+
+/// The runs of a job summarised.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Seeds {
+    /// Test accuracy over the runs.
+    pub test_accuracy: Spread,
+    /// Test F1 over the runs.
+    pub test_f1: Spread,
+    /// Test ROC AUC over the runs.
+    pub test_roc_auc: Spread,
+    /// The seed of the shipped run.
+    pub shipped: i64,
+    /// Why that run ships.
+    pub selection: String,
+}
+
+impl Seeds {
+    /// Summarises `runs` and names the shipped one: the best validation accuracy, the first
+    /// seed on a tie. `None` when there is no run.
+    pub fn summarise(runs: &[SeedRun]) -> Option<Self> {
+        let best = runs.iter().reduce(|a, b| if b.validation.accuracy > a.validation.accuracy { b } else { a })?;
+        let spread = |metric: fn(&SeedRun) -> f64| Spread::of(&runs.iter().map(metric).collect::<Vec<_>>());
+        Some(Self {
+            test_accuracy: spread(|r| r.test.accuracy),
+            test_f1: spread(|r| r.test.f1),
+            test_roc_auc: spread(|r| r.test.roc_auc.unwrap_or(f64::NAN)),
+            shipped: best.seed,
+            selection: "the run with the best validation accuracy (test metrics are never used to choose)".to_owned(),
+        })
+    }
 }
 
 /// Sizes and sources of the training data.
@@ -122,5 +229,31 @@ impl ModelCard {
     pub fn save(&self, path: &Path) -> Result<()> {
         let text = serde_json::to_string_pretty(self)? + "\n";
         std::fs::write(path, text).with_context(|| format!("cannot write model card {}", path.display()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(seed: i64, validation: f64, test: f64) -> SeedRun {
+        let metrics = |accuracy| Metrics { accuracy, ..Metrics::compute(&[0.9, 0.1], &[true, false]) };
+        SeedRun {
+            seed,
+            epochs_run: 3,
+            best_epoch: 2,
+            seconds: 1.0,
+            validation: metrics(validation),
+            test: metrics(test),
+        }
+    }
+
+    #[test]
+    fn the_best_validation_run_ships_and_test_accuracy_is_averaged() {
+        let seeds = Seeds::summarise(&[run(1, 0.80, 0.90), run(2, 0.85, 0.80), run(3, 0.85, 0.70)]).unwrap();
+        assert_eq!(seeds.shipped, 2);
+        assert!((seeds.test_accuracy.mean - 0.80).abs() < 1e-12);
+        assert!((seeds.test_accuracy.std - 0.10).abs() < 1e-12);
+        assert!(Seeds::summarise(&[]).is_none());
     }
 }

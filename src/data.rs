@@ -36,13 +36,25 @@ pub struct LabeledReviews {
 impl LabeledReviews {
     /// Reads `path` (`.parquet` or `.csv`) with the given text and optional label column.
     pub fn load(path: &Path, text_column: &str, label_column: Option<&str>) -> Result<Self> {
+        Self::read(path, text_column, Labels::Column(label_column))
+            .with_context(|| format!("cannot read labeled reviews from {}", path.display()))
+    }
+
+    /// Reads only the text column of `path` (`.parquet` or `.csv`): reviews without labels, as
+    /// the distillation teacher labels them. Any label column is ignored.
+    pub fn load_texts(path: &Path, text_column: &str) -> Result<Vec<String>> {
+        let reviews = Self::read(path, text_column, Labels::Ignored)
+            .with_context(|| format!("cannot read reviews from {}", path.display()))?;
+        Ok(reviews.texts)
+    }
+
+    fn read(path: &Path, text_column: &str, labels: Labels) -> Result<Self> {
         let extension = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
-        let reviews = match extension.as_str() {
-            "parquet" => Self::load_parquet(path, text_column, label_column),
-            "csv" => Self::load_csv(path, text_column, label_column),
+        match extension.as_str() {
+            "parquet" => Self::load_parquet(path, text_column, labels),
+            "csv" => Self::load_csv(path, text_column, labels),
             _ => bail!("{}: expected a .parquet or .csv file", path.display()),
-        };
-        reviews.with_context(|| format!("cannot read labeled reviews from {}", path.display()))
+        }
     }
 
     /// Number of reviews.
@@ -108,25 +120,27 @@ impl LabeledReviews {
         (self.select(&train), self.select(&validation))
     }
 
-    fn load_parquet(path: &Path, text_column: &str, label_column: Option<&str>) -> Result<Self> {
+    fn load_parquet(path: &Path, text_column: &str, labels: Labels) -> Result<Self> {
         let file = File::open(path).context("cannot open file")?;
         let builder = ParquetRecordBatchReaderBuilder::try_new(file).context("not a readable Parquet file")?;
         let schema = builder.schema().clone();
         let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
-        let label_column = resolve_label_column(&names, label_column)?;
+        let label_column = labels.resolve(&names)?;
         let text_index = column_index(&names, text_column)?;
-        let label_index = column_index(&names, &label_column)?;
+        let label_index = label_column.as_deref().map(|c| column_index(&names, c)).transpose()?;
         let group_index = names.iter().position(|n| *n == GROUP_COLUMN);
-        let roots = [Some(text_index), Some(label_index), group_index].into_iter().flatten();
+        let roots = [Some(text_index), label_index, group_index].into_iter().flatten();
         let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
         let reader = builder.with_projection(mask).build()?;
         let mut reviews = Self { groups: group_index.map(|_| Vec::new()), ..Self::default() };
         for batch in reader {
             let batch = batch.context("cannot decode a record batch")?;
             let texts = batch.column_by_name(text_column).expect("projected");
-            let labels = batch.column_by_name(&label_column).expect("projected");
             push_texts(&mut reviews.texts, texts, text_column)?;
-            push_labels(&mut reviews.labels, labels, &label_column)?;
+            if let Some(label_column) = &label_column {
+                let labels = batch.column_by_name(label_column).expect("projected");
+                push_labels(&mut reviews.labels, labels, label_column)?;
+            }
             if let Some(groups) = &mut reviews.groups {
                 let column = batch.column_by_name(GROUP_COLUMN).expect("projected");
                 let strings = cast(column, &DataType::Utf8)?;
@@ -136,13 +150,13 @@ impl LabeledReviews {
         Ok(reviews)
     }
 
-    fn load_csv(path: &Path, text_column: &str, label_column: Option<&str>) -> Result<Self> {
+    fn load_csv(path: &Path, text_column: &str, labels: Labels) -> Result<Self> {
         let mut reader = csv::Reader::from_path(path).context("cannot open file")?;
         let headers = reader.headers().context("cannot read the CSV header")?.clone();
         let names: Vec<&str> = headers.iter().collect();
-        let label_column = resolve_label_column(&names, label_column)?;
+        let label_column = labels.resolve(&names)?;
         let text_index = column_index(&names, text_column)?;
-        let label_index = column_index(&names, &label_column)?;
+        let label_index = label_column.as_deref().map(|c| column_index(&names, c)).transpose()?;
         let group_index = names.iter().position(|n| *n == GROUP_COLUMN);
         let mut reviews = Self { groups: group_index.map(|_| Vec::new()), ..Self::default() };
         for (row, record) in reader.records().enumerate() {
@@ -151,22 +165,39 @@ impl LabeledReviews {
             if let (Some(groups), Some(i)) = (&mut reviews.groups, group_index) {
                 groups.push(record.get(i).unwrap_or("").to_owned());
             }
-            let label = record.get(label_index).unwrap_or("");
-            reviews
-                .labels
-                .push(parse_label(label).with_context(|| format!("record {}: column {label_column:?}", row + 1))?);
+            if let (Some(i), Some(column)) = (label_index, &label_column) {
+                let label = record.get(i).unwrap_or("");
+                reviews
+                    .labels
+                    .push(parse_label(label).with_context(|| format!("record {}: column {column:?}", row + 1))?);
+            }
         }
         Ok(reviews)
     }
 }
 
-fn resolve_label_column(names: &[&str], requested: Option<&str>) -> Result<String> {
-    if let Some(name) = requested {
-        return Ok(name.to_owned());
+/// Which labels a read takes.
+#[derive(Clone, Copy)]
+enum Labels<'a> {
+    /// The named column, or the first of [`DEFAULT_LABEL_COLUMNS`] present.
+    Column(Option<&'a str>),
+    /// None: only texts (and groups) are read.
+    Ignored,
+}
+
+impl Labels<'_> {
+    /// The label column to read among `names`, if any.
+    fn resolve(self, names: &[&str]) -> Result<Option<String>> {
+        match self {
+            Labels::Ignored => Ok(None),
+            Labels::Column(Some(name)) => Ok(Some(name.to_owned())),
+            Labels::Column(None) => {
+                DEFAULT_LABEL_COLUMNS.iter().find(|c| names.contains(c)).map(|c| Some((*c).to_owned())).with_context(
+                    || format!("no label column: expected one of {DEFAULT_LABEL_COLUMNS:?}; the columns are {names:?}"),
+                )
+            }
+        }
     }
-    DEFAULT_LABEL_COLUMNS.iter().find(|c| names.contains(c)).map(|c| (*c).to_owned()).with_context(|| {
-        format!("no label column: expected one of {DEFAULT_LABEL_COLUMNS:?}; the columns are {names:?}")
-    })
 }
 
 fn column_index(names: &[&str], wanted: &str) -> Result<usize> {
@@ -232,6 +263,15 @@ mod tests {
         let reviews = LabeledReviews::load(&path, "review", None).unwrap();
         assert_eq!(reviews.texts, ["Great, really great", "Dull"]);
         assert_eq!(reviews.labels, [true, false]);
+    }
+
+    #[test]
+    fn unlabeled_reviews_need_no_label_column() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("unsup.csv");
+        std::fs::write(&path, "id,review\n1,Loved it\n2,\n").unwrap();
+        assert_eq!(LabeledReviews::load_texts(&path, "review").unwrap(), ["Loved it", ""]);
+        assert!(LabeledReviews::load(&path, "review", None).is_err());
     }
 
     #[test]

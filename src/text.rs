@@ -19,12 +19,18 @@ pub const MAX_TOKENS: usize = 100;
 /// lowercased), and returns how many tokens there were (at most [`MAX_TOKENS`]).
 ///
 /// Any byte outside `[A-Za-z]` separates words, so the input needs not be valid UTF-8.
-pub fn for_each_token(text: &[u8], mut emit: impl FnMut(&[u8])) -> usize {
+pub fn for_each_token(text: &[u8], emit: impl FnMut(&[u8])) -> usize {
+    for_each_word(text, MAX_TOKENS, emit)
+}
+
+/// The same rules as [`for_each_token`] up to step 3, with at most `limit` tokens instead of
+/// [`MAX_TOKENS`]: `usize::MAX` reads the whole review, as the distillation teacher does.
+pub fn for_each_word(text: &[u8], limit: usize, mut emit: impl FnMut(&[u8])) -> usize {
     let mut kept = 0;
     let mut previous_dropped = false;
     let mut pos = 0;
     let len = text.len();
-    while pos < len && kept < MAX_TOKENS {
+    while pos < len && kept < limit {
         if !text[pos].is_ascii_alphabetic() {
             pos += 1;
             continue;
@@ -84,6 +90,12 @@ mod tests {
     fn keeps_the_first_hundred_tokens() {
         let text = "word ".repeat(5000);
         assert_eq!(tokenize(&text).len(), MAX_TOKENS);
+    }
+
+    #[test]
+    fn the_whole_review_has_every_word() {
+        let text = "word ".repeat(5000);
+        assert_eq!(for_each_word(text.as_bytes(), usize::MAX, |_| {}), 5000);
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The `scorer` command line end to end, with the shipped models: scoring a file, a folder and a
 //! glob; refusing to overwrite; atomic output; streaming; SQL; eval against the model cards.
 
-mod common;
+use crate::common;
 
 use std::process::{Command, Stdio};
 
@@ -161,7 +161,7 @@ fn sql_runs_the_functions_over_a_table() {
     let rows: Vec<serde_json::Value> =
         String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(rows.len(), 18);
-    assert!(rows[17].get("s").is_none(), "NULL review, NULL score: {}", rows[17]);
+    assert_eq!(rows[17], serde_json::json!({"id": 18, "s": null, "l": null}), "NULL review, NULL score");
 }
 
 #[test]
@@ -232,4 +232,71 @@ fn cuda_where_it_is_unavailable_is_an_error_not_a_fallback() {
     let out = scorer(&["explain", "fine", "--provider", "auto"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stderr(&out).contains("CUDA is not available"), "{}", stderr(&out));
+}
+
+/// Runs `scorer` with `args` and `input` on stdin, its stdout's reader gone before it writes (as
+/// `| head -1` leaves once it has its line): it must end with exit 0 and say nothing.
+fn ends_quietly_when_the_reader_leaves(args: &[&str], input: Vec<u8>) {
+    let mut child = common::scorer_command()
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let mut stdin = child.stdin.take().unwrap();
+    // The scorer may stop reading early; a failed write here is expected then.
+    let writer = std::thread::spawn(move || {
+        let _ = std::io::Write::write_all(&mut stdin, &input);
+    });
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
+    assert_eq!(stderr(&out), "", "{args:?}");
+}
+
+#[test]
+fn a_reader_that_leaves_is_success_for_every_printing_command() {
+    let sample = sample();
+    let sample = sample.to_str().unwrap();
+    for format in ["table", "csv", "json"] {
+        ends_quietly_when_the_reader_leaves(
+            &["sql", "--input", sample, "--format", format, "SELECT id, sentiment(review) AS s FROM reviews"],
+            Vec::new(),
+        );
+    }
+    ends_quietly_when_the_reader_leaves(&["stream"], b"{\"review\": \"a fine film\"}\n".repeat(3000));
+    ends_quietly_when_the_reader_leaves(&["tokens"], b"\"a fine film\"\n".repeat(30_000));
+    ends_quietly_when_the_reader_leaves(&["models"], Vec::new());
+}
+
+#[test]
+fn sql_json_writes_null_so_every_line_has_every_key() {
+    let out = scorer(&[
+        "sql",
+        "--format",
+        "json",
+        "SELECT sentiment(review) AS s, 1 AS one FROM (VALUES ('a fine film'), (NULL)) AS t(review)",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let lines: Vec<serde_json::Value> =
+        String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 2);
+    assert!(lines[0]["s"].is_number(), "{lines:?}");
+    assert_eq!(lines[1], serde_json::json!({"s": null, "one": 1}));
+}
+
+#[test]
+fn every_shipped_model_labels_the_exercises_reviews_right() {
+    use sentiment::catalog::Catalog;
+    let catalog = Catalog::open(&repo().join("models"), 1, sentiment::runtime::Provider::Cpu).unwrap();
+    let texts: Vec<&str> = sentiment::card::SEED_EXAMPLES.iter().map(|(text, _)| *text).collect();
+    let batch = sentiment::encoding::EncodedBatch::encode(catalog.vocabulary(), &texts);
+    for name in catalog.names() {
+        let scores = catalog.model(name).unwrap().probabilities(&batch).unwrap();
+        for ((text, positive), score) in sentiment::card::SEED_EXAMPLES.iter().zip(scores) {
+            assert_eq!(score > 0.5, *positive, "{name} gives {score} to {text:?}");
+        }
+    }
 }

@@ -3,7 +3,7 @@
 //! UNNEST of `sentiment_explain`, and a COPY over a folder of Parquet files. Bad configurations
 //! fail with clear errors. Every process a test starts is killed when it ends, pass or fail.
 
-mod common;
+use crate::common;
 
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};

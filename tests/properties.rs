@@ -2,7 +2,7 @@
 //! and row orders; the same results from concurrent queries as from serial ones; no panic and the
 //! pipeline's rules on arbitrary input; and no way out of the sandbox (network, files, panics).
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::sync::Arc;

@@ -2,7 +2,7 @@
 //! column, schema problems, broken files and interrupted jobs, broken models, and streaming input.
 //! Every failure must name its cause, exit non-zero and leave nothing at the output path.
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 use std::path::Path;

@@ -1,13 +1,14 @@
 //! The trainer end to end on small IMDB slices: every architecture learns, exports to ONNX, and
 //! ONNX Runtime agrees with tch; a short run on 2,000 reviews is already a useful model.
-#![cfg(feature = "train")]
 
 use std::path::PathBuf;
 
 use sentiment::model::SentimentModel;
 use sentiment::train::glove::Glove;
 use sentiment::train::net::{Architecture, Shape};
-use sentiment::train::pipeline::{self, Job, PARITY_TOLERANCE, Trained};
+use sentiment::train::pipeline::{self, DistillationSource, Job, PARITY_TOLERANCE, Trained};
+use sentiment::train::skipgram::SkipGramOptions;
+use sentiment::train::teacher::TeacherOptions;
 use sentiment::train::trainer::Options;
 
 fn imdb(split: &str) -> PathBuf {
@@ -33,6 +34,10 @@ fn job(architecture: Architecture, out_dir: &std::path::Path, train: usize, test
             clip_norm: 1.0,
             seed: 3,
         },
+        seeds: vec![3],
+        split_seed: 3,
+        distillation: None,
+        in_domain_vectors: None,
         train_file: imdb("train"),
         test_file: imdb("test"),
         text_column: "review".into(),
@@ -105,4 +110,49 @@ fn two_thousand_reviews_beat_seventy_percent() {
     let trained = run(&job(Architecture::Mlp, dir.path(), 2000, 1000, 10));
     assert_eq!(trained.card.data.train_size + trained.card.data.validation_size, 2000);
     assert!(trained.card.test.accuracy > 0.70, "accuracy {} on 1,000 test reviews", trained.card.test.accuracy);
+}
+
+/// The new training path end to end on slices: the teacher is fitted and reported, the student
+/// learns from unlabeled reviews too, its learned dimensions start from skip-gram vectors, every
+/// seed is a run on the card, the best validation run ships, and its ONNX file agrees with tch.
+#[test]
+fn distillation_with_seeds_trains_reports_and_ships_the_best_validation_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut job = job(Architecture::Gru, dir.path(), 1500, 300, 2);
+    job.seeds = vec![1, 2];
+    job.distillation = Some(DistillationSource {
+        unlabeled_file: imdb("unsup"),
+        unlabeled_limit: Some(1000),
+        teacher: TeacherOptions { max_epochs: 3, ..TeacherOptions::default() },
+    });
+    job.in_domain_vectors = Some(SkipGramOptions { epochs: 1, ..SkipGramOptions::default() });
+    let Trained { card, parity_max_difference, .. } = run(&job);
+    assert!(parity_max_difference <= PARITY_TOLERANCE, "tch and ONNX Runtime differ by {parity_max_difference}");
+    let distillation = card.distillation.as_ref().expect("the card describes the distillation");
+    assert_eq!(distillation.unlabeled_reviews, 1000);
+    let teacher = &distillation.teacher;
+    assert!(teacher.features > 10_000, "{} n-grams", teacher.features);
+    assert!(teacher.validation.accuracy > 0.70, "teacher validation accuracy {}", teacher.validation.accuracy);
+    assert_eq!(teacher.test.unwrap().n, 300);
+    assert_eq!(card.runs.iter().map(|r| r.seed).collect::<Vec<_>>(), [1, 2]);
+    let seeds = card.seeds.as_ref().unwrap();
+    let best = card.runs.iter().max_by(|a, b| a.validation.accuracy.total_cmp(&b.validation.accuracy)).unwrap();
+    assert_eq!(
+        seeds.shipped,
+        card.runs.iter().find(|r| r.validation.accuracy == best.validation.accuracy).unwrap().seed
+    );
+    let shipped = card.runs.iter().find(|r| r.seed == seeds.shipped).unwrap();
+    // The card's test metrics come from the exported file; the run's from tch: the same model.
+    assert!(
+        (shipped.test.accuracy - card.test.accuracy).abs() < 1e-3,
+        "{} vs {}",
+        shipped.test.accuracy,
+        card.test.accuracy
+    );
+    let mean = card.runs.iter().map(|r| r.test.accuracy).sum::<f64>() / 2.0;
+    assert!((seeds.test_accuracy.mean - mean).abs() < 1e-12);
+    assert!(card.changes_from_seed.iter().any(|c| c.starts_with("distilled")));
+    assert!(card.changes_from_seed.iter().any(|c| c.contains("skip-gram")));
+    let loaded = sentiment::card::ModelCard::load(&dir.path().join("gru.json")).unwrap();
+    assert_eq!(loaded, card);
 }

@@ -8,6 +8,8 @@ pub mod net;
 pub mod onnx;
 pub mod pipeline;
 pub mod recurrent;
+pub mod skipgram;
+pub mod teacher;
 pub mod token_wise;
 pub mod trainer;
 pub mod word_vectors;

@@ -124,10 +124,10 @@ pub struct SentimentNet {
 }
 
 impl SentimentNet {
-    /// Builds the model's variables under `vs`, with the frozen GloVe `table` and the words
-    /// allowed learned dimensions (`learnable`, see [`WordVectors::new`]).
-    pub fn new(vs: &nn::Path, glove: &Tensor, learnable: &Tensor, shape: Shape) -> Self {
-        let words = WordVectors::new(&(vs / "words"), glove, shape.learned_dim, learnable);
+    /// Builds the model's variables under `vs`, with the frozen GloVe `table`, the words allowed
+    /// learned dimensions (`learnable`) and where those start (`start`; see [`WordVectors::new`]).
+    pub fn new(vs: &nn::Path, glove: &Tensor, learnable: &Tensor, start: Option<&Tensor>, shape: Shape) -> Self {
+        let words = WordVectors::new(&(vs / "words"), glove, shape.learned_dim, learnable, start);
         let input = words.dim();
         let p = vs / shape.architecture.name();
         let net: Box<dyn Net> = match shape.architecture {

@@ -1,6 +1,8 @@
 //! One whole training job: data in, a shipped model out. Loads GloVe and the labeled files,
-//! trains, exports ONNX beside the shared vocabulary and GloVe table, checks that ONNX Runtime
-//! agrees with tch, evaluates the exported file, and writes its model card.
+//! optionally fits the distillation teacher and lets it label the unlabeled reviews, trains one
+//! run per seed, exports the run with the best validation accuracy as ONNX beside the shared
+//! vocabulary and GloVe table, checks that ONNX Runtime agrees with tch, evaluates the exported
+//! file, and writes its model card with every run's metrics.
 
 use std::path::PathBuf;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -11,9 +13,14 @@ use tch::{Device, Tensor, nn};
 
 use super::glove::{GLOVE_DIM, Glove};
 use super::net::{SentimentNet, Shape};
+use super::skipgram::{self, SkipGramOptions};
+use super::teacher::{Teacher, TeacherOptions};
 use super::trainer::{self, Examples, Options};
 use super::word_vectors::GLOVE_FILE;
-use crate::card::{Contract, DataSummary, ExamplePrediction, ModelCard, SEED_EXAMPLES, TrainingRun, label_for};
+use crate::card::{
+    Contract, DataSummary, Distillation, ExamplePrediction, ModelCard, SEED_EXAMPLES, SeedRun, Seeds, TrainingRun,
+    label_for,
+};
 use crate::catalog::VOCABULARY_FILE;
 use crate::data::LabeledReviews;
 use crate::encoding::EncodedBatch;
@@ -30,8 +37,17 @@ pub const PARITY_TOLERANCE: f32 = 1e-5;
 pub struct Job {
     /// The model to build.
     pub shape: Shape,
-    /// How to fit it.
+    /// How to fit it; its `seed` is replaced by each of `seeds` in turn.
     pub options: Options,
+    /// One training run per seed; the run with the best validation accuracy ships.
+    pub seeds: Vec<i64>,
+    /// Seed of the split into training and validation reviews, the same for every run.
+    pub split_seed: u64,
+    /// Learn from a teacher's soft targets on unlabeled reviews too.
+    pub distillation: Option<DistillationSource>,
+    /// Start the learned word dimensions from skip-gram vectors of the training (and unlabeled)
+    /// reviews instead of from zero.
+    pub in_domain_vectors: Option<SkipGramOptions>,
     /// Labeled training reviews (Parquet or CSV).
     pub train_file: PathBuf,
     /// Labeled test reviews, only for the card's metrics.
@@ -56,6 +72,17 @@ pub struct Job {
     pub command: String,
 }
 
+/// Where distillation's unlabeled reviews come from, and how the teacher is fitted.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DistillationSource {
+    /// Reviews without labels (Parquet or CSV, the job's text column).
+    pub unlabeled_file: PathBuf,
+    /// Use only the first this many of them.
+    pub unlabeled_limit: Option<usize>,
+    /// The teacher's settings.
+    pub teacher: TeacherOptions,
+}
+
 /// What a job produced besides the files.
 #[derive(Debug)]
 pub struct Trained {
@@ -69,18 +96,19 @@ pub struct Trained {
 
 /// Runs the job, logging each epoch.
 pub fn run(job: &Job) -> Result<Trained> {
-    tch::manual_seed(job.options.seed);
+    if job.seeds.is_empty() {
+        bail!("a training job needs at least one seed");
+    }
     let glove = Glove::load(&job.glove_dir, job.vocabulary_size)?;
     let rows = glove.vocabulary.len() as i64 + 1;
     let table = Tensor::from_slice(&glove.table).view([rows, GLOVE_DIM as i64]);
 
     let label_column = job.label_column.as_deref();
-    let mut labeled =
-        LabeledReviews::load(&job.train_file, &job.text_column, label_column)?.shuffled(job.options.seed as u64);
+    let mut labeled = LabeledReviews::load(&job.train_file, &job.text_column, label_column)?.shuffled(job.split_seed);
     if let Some(limit) = job.train_limit {
         labeled = labeled.head(limit);
     }
-    let (train, validation) = labeled.split_validation(job.validation_fraction, job.options.seed as u64);
+    let (train, validation) = labeled.split_validation(job.validation_fraction, job.split_seed);
     if train.is_empty() || validation.is_empty() {
         bail!(
             "{} training reviews cannot be split with validation fraction {}",
@@ -88,29 +116,68 @@ pub fn run(job: &Job) -> Result<Trained> {
             job.validation_fraction
         );
     }
-    let mut test =
-        LabeledReviews::load(&job.test_file, &job.text_column, label_column)?.shuffled(job.options.seed as u64);
+    let mut test = LabeledReviews::load(&job.test_file, &job.text_column, label_column)?.shuffled(job.split_seed);
     if let Some(limit) = job.test_limit {
         test = test.head(limit);
     }
 
-    let train_examples = Examples::new(&glove.vocabulary, &train);
-    let validation_examples = Examples::new(&glove.vocabulary, &validation);
+    let mut train_examples = Examples::labeled(&glove.vocabulary, &train);
+    let distillation = match &job.distillation {
+        Some(source) => {
+            let (unlabeled, distillation) = distill(source, &job.text_column, &train, &validation, &test)?;
+            train_examples = train_examples.concat(&Examples::soft(&glove.vocabulary, &unlabeled.0, &unlabeled.1));
+            Some(distillation)
+        }
+        None => None,
+    };
+    let validation_examples = Examples::labeled(&glove.vocabulary, &validation);
+    let test_examples = Examples::labeled(&glove.vocabulary, &test);
     let learnable = frequent_words(&train_examples, rows as usize, job.shape.learned_min_reviews);
-    let vs = nn::VarStore::new(Device::Cpu);
-    let net = SentimentNet::new(&vs.root(), &table, &learnable, job.shape.clone());
+    let start = match &job.in_domain_vectors {
+        Some(options) if job.shape.learned_dim > 0 => {
+            let spread = table.std(true).double_value(&[]);
+            Some(skipgram::train(&train_examples.ids, &learnable, job.shape.learned_dim, spread, options))
+        }
+        _ => None,
+    };
     let name = job.shape.architecture.name();
-    let started = Instant::now();
-    let fitted = trainer::fit(&net, &vs, &train_examples, &validation_examples, &job.options, |e| {
-        tracing::info!(
-            model = name,
-            epoch = e.epoch,
-            train_loss = e.train_loss,
-            validation_accuracy = e.validation_accuracy,
-            "epoch"
-        );
-    })?;
-    let seconds = started.elapsed().as_secs_f64();
+
+    let mut runs = Vec::new();
+    let mut best: Option<(SentimentNet, nn::VarStore, Vec<f64>)> = None;
+    for &seed in &job.seeds {
+        tch::manual_seed(seed);
+        let options = Options { seed, ..job.options.clone() };
+        let vs = nn::VarStore::new(Device::Cpu);
+        let net = SentimentNet::new(&vs.root(), &table, &learnable, start.as_ref(), job.shape.clone());
+        let started = Instant::now();
+        let fitted = trainer::fit(&net, &vs, &train_examples, &validation_examples, &options, |e| {
+            tracing::info!(
+                model = name,
+                seed,
+                epoch = e.epoch,
+                train_loss = e.train_loss,
+                validation_accuracy = e.validation_accuracy,
+                "epoch"
+            );
+        })?;
+        let run = SeedRun {
+            seed,
+            epochs_run: fitted.history.len(),
+            best_epoch: fitted.best_epoch,
+            seconds: started.elapsed().as_secs_f64(),
+            validation: Metrics::compute(&trainer::probabilities(&net, &validation_examples), &validation.labels),
+            test: Metrics::compute(&trainer::probabilities(&net, &test_examples), &test.labels),
+        };
+        tracing::info!(model = name, seed, validation_accuracy = run.validation.accuracy, "run done");
+        let better = runs.iter().all(|r: &SeedRun| run.validation.accuracy > r.validation.accuracy);
+        runs.push(run);
+        if better {
+            best = Some((net, vs, fitted.history.iter().map(|e| e.train_loss).collect()));
+        }
+    }
+    let seeds = Seeds::summarise(&runs).expect("at least one run");
+    let (net, vs, losses) = best.expect("at least one run");
+    let shipped = runs.iter().find(|r| r.seed == seeds.shipped).expect("the shipped run is a run").clone();
 
     std::fs::create_dir_all(&job.out_dir).with_context(|| format!("cannot create {}", job.out_dir.display()))?;
     glove.vocabulary.save(&job.out_dir.join(VOCABULARY_FILE))?;
@@ -125,7 +192,7 @@ pub fn run(job: &Job) -> Result<Trained> {
     let score =
         |reviews: &LabeledReviews| model.probabilities(&EncodedBatch::encode(&glove.vocabulary, &reviews.texts));
     let parity_reviews = test.select(&(0..PARITY_REVIEWS.min(test.len())).collect::<Vec<_>>());
-    let from_tch = trainer::probabilities(&net, &Examples::new(&glove.vocabulary, &parity_reviews));
+    let from_tch = trainer::probabilities(&net, &Examples::labeled(&glove.vocabulary, &parity_reviews));
     let from_onnx = score(&parity_reviews)?;
     let parity_max_difference = from_tch.iter().zip(&from_onnx).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
     if parity_max_difference > PARITY_TOLERANCE {
@@ -147,11 +214,12 @@ pub fn run(job: &Job) -> Result<Trained> {
         })
         .collect();
 
+    let training = Options { seed: shipped.seed, ..job.options.clone() };
     let card = ModelCard {
         name: name.to_owned(),
         architecture: job.shape.architecture.description().to_owned(),
         changes_from_seed: changes_from_seed(job),
-        hyperparameters: serde_json::json!({ "model": job.shape, "training": job.options, "validation_fraction": job.validation_fraction, "vocabulary_size": glove.vocabulary.len() }),
+        hyperparameters: serde_json::json!({ "model": job.shape, "training": training, "seeds": job.seeds, "split_seed": job.split_seed, "in_domain_vectors": job.in_domain_vectors, "validation_fraction": job.validation_fraction, "vocabulary_size": glove.vocabulary.len() }),
         trainable_parameters: vs.trainable_variables().iter().map(|t| t.numel() as u64).sum(),
         data: DataSummary {
             train_file: job.train_file.display().to_string(),
@@ -165,9 +233,9 @@ pub fn run(job: &Job) -> Result<Trained> {
         seed_accuracy: job.shape.architecture.seed_accuracy(),
         seed_examples,
         training: TrainingRun {
-            seconds,
-            epochs_run: fitted.history.len(),
-            best_epoch: fitted.best_epoch,
+            seconds: shipped.seconds,
+            epochs_run: shipped.epochs_run,
+            best_epoch: shipped.best_epoch,
             machine: crate::machine::describe(),
             command: job.command.clone(),
             finished_unix: SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()),
@@ -178,9 +246,43 @@ pub fn run(job: &Job) -> Result<Trained> {
             vocabulary: VOCABULARY_FILE.to_owned(),
             outputs,
         },
+        distillation,
+        runs,
+        seeds: Some(seeds),
     };
     card.save(&job.out_dir.join(format!("{name}.json")))?;
-    Ok(Trained { card, parity_max_difference, losses: fitted.history.iter().map(|e| e.train_loss).collect() })
+    Ok(Trained { card, parity_max_difference, losses })
+}
+
+/// Fits the teacher on the student's training split and lets it label the unlabeled reviews;
+/// returns those reviews with the teacher's P(positive), and what the card says of it.
+fn distill(
+    source: &DistillationSource,
+    text_column: &str,
+    train: &LabeledReviews,
+    validation: &LabeledReviews,
+    test: &LabeledReviews,
+) -> Result<((Vec<String>, Vec<f32>), Distillation)> {
+    let (mut teacher, summary) = Teacher::fit(train, validation, Some(test), &source.teacher)?;
+    tracing::info!(
+        validation_accuracy = summary.validation.accuracy,
+        test_accuracy = summary.test.map(|t| t.accuracy),
+        features = summary.features,
+        seconds = summary.seconds,
+        "teacher fitted"
+    );
+    let mut texts = LabeledReviews::load_texts(&source.unlabeled_file, text_column)?;
+    if let Some(limit) = source.unlabeled_limit {
+        texts.truncate(limit);
+    }
+    let targets = teacher.probabilities(&texts);
+    let distillation = Distillation {
+        unlabeled_file: source.unlabeled_file.display().to_string(),
+        unlabeled_reviews: texts.len(),
+        targets: "the teacher's P(positive), learned with binary cross-entropy beside the labeled reviews".to_owned(),
+        teacher: summary,
+    };
+    Ok(((texts, targets), distillation))
 }
 
 /// 1 for the ids that occur in at least `min_reviews` of the examples, else 0 (`[rows]`).
@@ -209,11 +311,36 @@ fn changes_from_seed(job: &Job) -> Vec<String> {
         format!("early stopping on validation accuracy (patience {}), keeping the best epoch's weights", o.patience),
         "the validation split holds out whole movies (movie_id) when the training file has them".to_owned(),
     ];
+    if let Some(source) = &job.distillation {
+        changes.push(format!(
+            "distilled: besides the labeled training reviews, it learns the P(positive) that a teacher (logistic \
+             regression over naive-Bayes-weighted n-grams, n <= {}, of the whole review, fitted on the same training \
+             split) gives the reviews of {}",
+            source.teacher.max_n,
+            source.unlabeled_file.display()
+        ));
+    }
     if s.learned_dim > 0 {
         changes.push(format!(
-            "{} learned dimensions per word, concatenated to GloVe and trained from zero on the training split, \
+            "{} learned dimensions per word, concatenated to GloVe and trained from zero with the rest of the model, \
              for the words in at least {} training reviews (the others keep zeros)",
             s.learned_dim, s.learned_min_reviews
+        ));
+    }
+    if let Some(options) = &job.in_domain_vectors
+        && s.learned_dim > 0
+    {
+        changes.push(format!(
+            "the learned dimensions start from skip-gram vectors (window {}, {} negatives, {} epochs) of the reviews \
+             it trains on, labeled and unlabeled, scaled to GloVe's spread",
+            options.window, options.negatives, options.epochs
+        ));
+    }
+    if job.seeds.len() > 1 {
+        changes.push(format!(
+            "{} runs with seeds {:?} on one validation split; the one with the best validation accuracy ships",
+            job.seeds.len(),
+            job.seeds
         ));
     }
     if s.dropout > 0.0 {

@@ -1,10 +1,11 @@
-//! The training loop: Adam on two-class cross-entropy with gradient clipping, a per-epoch
-//! learning-rate decay, and early stopping that keeps the weights of the best validation epoch.
+//! The training loop: Adam on binary cross-entropy against hard labels or a teacher's soft
+//! targets, with gradient clipping, a per-epoch learning-rate decay, and early stopping that keeps
+//! the weights of the best validation epoch.
 
 use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
-use tch::{Kind, Tensor, nn, nn::OptimizerConfig};
+use tch::{Kind, Reduction, Tensor, nn, nn::OptimizerConfig};
 
 use super::net::SentimentNet;
 use crate::data::LabeledReviews;
@@ -30,26 +31,42 @@ pub struct Options {
     pub seed: i64,
 }
 
-/// Encoded reviews and labels as tensors.
+/// Encoded reviews and their targets as tensors.
 #[derive(Debug)]
 pub struct Examples {
     /// Token ids `[n, 100]`.
     pub ids: Tensor,
     /// Lengths `[n]`.
     pub lengths: Tensor,
-    /// Labels `[n]`, 1 for positive.
-    pub labels: Tensor,
+    /// Targets `[n]`, float: P(positive) to learn, 0 or 1 for a labeled review.
+    pub targets: Tensor,
 }
 
 impl Examples {
-    /// Encodes `reviews` with `vocab`.
-    pub fn new(vocab: &Vocabulary, reviews: &LabeledReviews) -> Self {
-        let batch = EncodedBatch::encode(vocab, &reviews.texts);
+    /// Encodes labeled `reviews` with `vocab`; their labels are the targets.
+    pub fn labeled(vocab: &Vocabulary, reviews: &LabeledReviews) -> Self {
+        let targets: Vec<f32> = reviews.labels.iter().map(|&l| f32::from(u8::from(l))).collect();
+        Self::soft(vocab, &reviews.texts, &targets)
+    }
+
+    /// Encodes `texts` with `vocab`, each to be taught the probability in `targets`.
+    pub fn soft(vocab: &Vocabulary, texts: &[String], targets: &[f32]) -> Self {
+        assert_eq!(texts.len(), targets.len(), "one target per text");
+        let batch = EncodedBatch::encode(vocab, texts);
         let n = batch.len() as i64;
         Self {
             ids: Tensor::from_slice(&batch.token_ids).view([n, super::MAX_TOKENS_I64]),
             lengths: Tensor::from_slice(&batch.lengths),
-            labels: Tensor::from_slice(&reviews.labels.iter().map(|&l| i64::from(l)).collect::<Vec<_>>()),
+            targets: Tensor::from_slice(targets),
+        }
+    }
+
+    /// These examples followed by `more`.
+    pub fn concat(&self, more: &Examples) -> Self {
+        Self {
+            ids: Tensor::cat(&[&self.ids, &more.ids], 0),
+            lengths: Tensor::cat(&[&self.lengths, &more.lengths], 0),
+            targets: Tensor::cat(&[&self.targets, &more.targets], 0),
         }
     }
 
@@ -84,11 +101,10 @@ pub struct Fitted {
     pub best_epoch: usize,
 }
 
-/// Two-class cross-entropy of the model's logits against `labels`.
-pub fn loss(net: &SentimentNet, ids: &Tensor, lengths: &Tensor, labels: &Tensor, train: bool) -> Tensor {
+/// Binary cross-entropy of the model's logits against `targets` (P(positive), hard or soft).
+pub fn loss(net: &SentimentNet, ids: &Tensor, lengths: &Tensor, targets: &Tensor, train: bool) -> Tensor {
     let logit = net.forward(ids, lengths, train).logit;
-    // Logits (0, z) for (negative, positive): softmax gives P(positive) = sigmoid(z).
-    Tensor::stack(&[logit.zeros_like(), logit], 1).cross_entropy_for_logits(labels)
+    logit.binary_cross_entropy_with_logits::<Tensor>(targets, None, None, Reduction::Mean)
 }
 
 /// P(positive) for every example, in batches, without gradients.
@@ -104,13 +120,12 @@ pub fn probabilities(net: &SentimentNet, examples: &Examples) -> Vec<f32> {
     out
 }
 
+/// Share of `examples` on the side of 0.5 that their targets are on.
 fn accuracy(net: &SentimentNet, examples: &Examples) -> f64 {
-    let labels = Vec::<i64>::try_from(&examples.labels).expect("int64 labels");
-    let right = probabilities(net, examples)
-        .iter()
-        .zip(&labels)
-        .filter(|&(&p, &l)| (p > crate::metrics::THRESHOLD) == (l == 1))
-        .count();
+    let labels = Vec::<f32>::try_from(&examples.targets).expect("float targets");
+    let threshold = crate::metrics::THRESHOLD;
+    let right =
+        probabilities(net, examples).iter().zip(&labels).filter(|&(&p, &l)| (p > threshold) == (l > threshold)).count();
     right as f64 / labels.len().max(1) as f64
 }
 
@@ -138,7 +153,7 @@ pub fn fit(
                 net,
                 &train.ids.index_select(0, &rows),
                 &train.lengths.index_select(0, &rows),
-                &train.labels.index_select(0, &rows),
+                &train.targets.index_select(0, &rows),
                 true,
             );
             optimizer.zero_grad();
@@ -170,11 +185,13 @@ pub fn fit(
     Ok(Fitted { history, best_epoch })
 }
 
-fn snapshot(vs: &nn::VarStore) -> HashMap<String, Tensor> {
+/// A copy of every variable of `vs`, by name.
+pub(crate) fn snapshot(vs: &nn::VarStore) -> HashMap<String, Tensor> {
     vs.variables().into_iter().map(|(name, t)| (name, t.detach().copy())).collect()
 }
 
-fn restore(vs: &nn::VarStore, weights: &HashMap<String, Tensor>) {
+/// Puts a [`snapshot`] back into `vs`.
+pub(crate) fn restore(vs: &nn::VarStore, weights: &HashMap<String, Tensor>) {
     let _guard = tch::no_grad_guard();
     for (name, mut var) in vs.variables() {
         var.copy_(&weights[&name]);

@@ -18,10 +18,14 @@ pub struct WordVectors {
 
 impl WordVectors {
     /// `glove` is the frozen `[vocab + 1, 50]` table (row 0 zero); `learned_dim > 0` adds that
-    /// many trainable dimensions per word, starting at zero. Only the words where `learnable`
+    /// many trainable dimensions per word, starting at `start` (`[vocab + 1, learned_dim]`, as
+    /// [`super::skipgram::train`] makes) or else at zero. Only the words where `learnable`
     /// (`[vocab + 1]`, 0 or 1) is 1 ever leave zero, so rare words cannot be memorised.
-    pub fn new(vs: &nn::Path, glove: &Tensor, learned_dim: i64, learnable: &Tensor) -> Self {
-        let learned = (learned_dim > 0).then(|| vs.zeros("learned_word_vectors", &[glove.size()[0], learned_dim]));
+    pub fn new(vs: &nn::Path, glove: &Tensor, learned_dim: i64, learnable: &Tensor, start: Option<&Tensor>) -> Self {
+        let learned = (learned_dim > 0).then(|| match start {
+            Some(start) => vs.var_copy("learned_word_vectors", start),
+            None => vs.zeros("learned_word_vectors", &[glove.size()[0], learned_dim]),
+        });
         Self { glove: glove.shallow_clone(), learned, learnable: learnable.to_kind(Kind::Float).view([-1, 1]) }
     }
 

@@ -15,6 +15,7 @@ mod plot;
 mod progress;
 mod score;
 mod sql;
+mod stdout;
 mod stream;
 mod tokens;
 
@@ -105,7 +106,7 @@ fn main() -> ExitCode {
         Command::Eval(args) => eval::run(&args),
         Command::Explain(args) => explain::run(&args),
         Command::Models(args) => models::run(&args),
-        Command::Tokens => tokens::run(std::io::stdin().lock(), std::io::stdout().lock()),
+        Command::Tokens => tokens::run(std::io::stdin().lock(), stdout::stdout()),
         #[cfg(feature = "cluster")]
         Command::Scheduler(args) => cluster::scheduler(&args),
         #[cfg(feature = "cluster")]
@@ -113,6 +114,8 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        // The reader of our output went away (`| head`): it has what it wanted.
+        Err(_) if stdout::reader_left() => ExitCode::SUCCESS,
         Err(e) if e.is::<Interrupted>() => {
             eprintln!("scorer: {e}");
             ExitCode::from(130)

@@ -1,11 +1,14 @@
 //! `scorer models`: the shipped models and how well each does.
 
+use std::io::Write;
+
 use anyhow::Result;
 use clap::Args;
 use sentiment::catalog::{Catalog, DEFAULT_MODEL};
 use sentiment::runtime::Provider;
 
-/// List the shipped models with their IMDB test metrics.
+/// List the shipped models with their IMDB test metrics: the mean over the training seeds and the
+/// shipped run's.
 #[derive(Debug, Args)]
 pub struct ModelsArgs {
     /// The folder of shipped models [default: $SENTIMENT_MODELS, else models/ of the source tree].
@@ -18,23 +21,37 @@ pub struct ModelsArgs {
 
 /// Prints one row per model.
 pub fn run(args: &ModelsArgs) -> Result<()> {
+    let mut out = crate::stdout::stdout();
     let catalog = Catalog::open(&args.models_dir.clone().unwrap_or_else(Catalog::default_dir), 1, Provider::Cpu)?;
     if args.markdown {
-        println!(
-            "| model | accuracy | F1 | ROC AUC | exercise's accuracy | test reviews | train / validation | epochs (best) | training time | architecture |"
-        );
-        println!("|---|---|---|---|---|---|---|---|---|---|");
+        writeln!(
+            out,
+            "| model | accuracy, mean of seeds | shipped run: accuracy | F1 | ROC AUC | exercise's accuracy | test reviews | train / validation / unlabeled | epochs (best) | training time | architecture |"
+        )?;
+        writeln!(out, "|---|---|---|---|---|---|---|---|---|---|---|")?;
     } else {
-        println!("{:<14} {:>8} {:>8} {:>8} {:>9}  architecture", "model", "accuracy", "F1", "ROC AUC", "exercise");
+        writeln!(
+            out,
+            "{:<14} {:>22} {:>8} {:>8} {:>8} {:>9}  architecture",
+            "model", "mean (seeds)", "accuracy", "F1", "ROC AUC", "exercise"
+        )?;
     }
     for name in catalog.names() {
         let card = catalog.card(name)?;
         let t = &card.test;
         let auc = t.roc_auc.unwrap_or(f64::NAN);
         let default = if name == DEFAULT_MODEL { " (default)" } else { "" };
+        let mean = match &card.seeds {
+            Some(seeds) => {
+                format!("{:.4} ± {:.4} ({})", seeds.test_accuracy.mean, seeds.test_accuracy.std, card.runs.len())
+            }
+            None => "one run".to_owned(),
+        };
         if args.markdown {
-            println!(
-                "| `{name}`{default} | {:.4} | {:.4} | {auc:.4} | {:.3} | {} | {} / {} | {} ({}) | {:.0} s | {} |",
+            let unlabeled = card.distillation.as_ref().map_or(0, |d| d.unlabeled_reviews);
+            writeln!(
+                out,
+                "| `{name}`{default} | {mean} | {:.4} | {:.4} | {auc:.4} | {:.3} | {} | {} / {} / {unlabeled} | {} ({}) | {:.0} s | {} |",
                 t.accuracy,
                 t.f1,
                 card.seed_accuracy,
@@ -45,12 +62,13 @@ pub fn run(args: &ModelsArgs) -> Result<()> {
                 card.training.best_epoch,
                 card.training.seconds,
                 card.architecture
-            );
+            )?;
         } else {
-            println!(
-                "{:<14} {:>8.4} {:>8.4} {auc:>8.4} {:>9.3}  {}{default}",
+            writeln!(
+                out,
+                "{:<14} {mean:>22} {:>8.4} {:>8.4} {auc:>8.4} {:>9.3}  {}{default}",
                 name, t.accuracy, t.f1, card.seed_accuracy, card.architecture
-            );
+            )?;
         }
     }
     Ok(())

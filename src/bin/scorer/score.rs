@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use arrow::array::{ArrayRef, AsArray, RecordBatch};
+use arrow::array::{ArrayRef, RecordBatch};
 use arrow::datatypes::{DataType, Field, Schema};
 use clap::Args;
 use parquet::arrow::ArrowWriter;
@@ -181,8 +181,9 @@ fn on_cluster(
         let ctx = sentiment::cluster::connect(url, Arc::new(catalog), threads).await?;
         crate::sql::register_table(&ctx, "reviews", &args.input).await?;
         let batches = ctx.sql(&query).await?.collect().await?;
-        let counts =
-            batches.first().and_then(|b| b.column(0).as_primitive_opt::<arrow::datatypes::UInt64Type>().cloned());
+        let counts = batches.first().and_then(|b| {
+            arrow::array::AsArray::as_primitive_opt::<arrow::datatypes::UInt64Type>(b.column(0)).cloned()
+        });
         anyhow::Ok(counts.map_or(0, |c| c.value(0)))
     })?;
     file.commit()?;

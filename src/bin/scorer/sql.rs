@@ -1,5 +1,6 @@
 //! `scorer sql`: SQL over Parquet tables with the sentiment functions registered.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -137,11 +138,11 @@ pub async fn register_table(ctx: &SessionContext, name: &str, path: &str) -> Res
 }
 
 fn print(batches: &[RecordBatch], format: Format) -> Result<()> {
-    let stdout = std::io::stdout().lock();
+    let mut stdout = crate::stdout::stdout();
     match format {
         Format::Table => {
             if batches.iter().any(|b| b.num_rows() > 0) || batches.is_empty() {
-                println!("{}", arrow::util::pretty::pretty_format_batches(batches)?);
+                writeln!(stdout, "{}", arrow::util::pretty::pretty_format_batches(batches)?)?;
             }
         }
         Format::Csv => {
@@ -151,7 +152,10 @@ fn print(batches: &[RecordBatch], format: Format) -> Result<()> {
             }
         }
         Format::Json => {
-            let mut writer = arrow::json::LineDelimitedWriter::new(stdout);
+            // Every line has every column: NULL is written as null, not left out.
+            let mut writer = arrow::json::WriterBuilder::new()
+                .with_explicit_nulls(true)
+                .build::<_, arrow::json::writer::LineDelimited>(stdout);
             for batch in batches {
                 writer.write(batch)?;
             }

@@ -46,7 +46,7 @@ pub fn run(args: &StreamArgs) -> Result<()> {
             }
         }
     });
-    let mut out = std::io::stdout().lock();
+    let mut out = crate::stdout::stdout();
     let mut number = 0usize;
     while let Ok(first) = receiver.recv() {
         let mut lines = vec![first];

@@ -1,0 +1,266 @@
+//! The distillation teacher: logistic regression over naive-Bayes-weighted unigrams and bigrams
+//! of the *whole* review (the features of NBSVM, Wang & Manning 2012).
+//!
+//! It reads every word of a review where the students read the first 100, trains in seconds on a
+//! CPU, and is far more accurate than any of them. Its probabilities on reviews without labels
+//! become soft targets for the students ([`super::trainer::Examples::soft`]). It is a training
+//! tool and does not ship.
+//!
+//! A review's features are the set of its n-grams (binarised counts); feature `f` enters with the
+//! value `r_f = ln((p_f / |p|) / (q_f / |q|))`, where `p` and `q` count the positive and negative
+//! training reviews holding `f`, plus one. The logistic regression on those values is fitted with
+//! Adam and L2, stopping on validation accuracy.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use rustc_hash::FxHashMap;
+use serde::{Deserialize, Serialize};
+use tch::{Kind, Reduction, Tensor, nn, nn::OptimizerConfig};
+
+use crate::card::TeacherSummary;
+use crate::data::LabeledReviews;
+use crate::metrics::Metrics;
+use crate::text::for_each_word;
+
+/// How the teacher is built and fitted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TeacherOptions {
+    /// The longest n-gram (1: words only, 2: words and bigrams).
+    pub max_n: usize,
+    /// L2 penalty on the weights, added to the mean loss of a batch.
+    pub l2: f64,
+    /// Adam's learning rate.
+    pub learning_rate: f64,
+    /// Most epochs.
+    pub max_epochs: usize,
+    /// Stop after this many epochs without a better validation accuracy.
+    pub patience: usize,
+    /// Reviews per gradient step.
+    pub batch_size: usize,
+    /// Seed of the shuffles.
+    pub seed: i64,
+}
+
+impl Default for TeacherOptions {
+    fn default() -> Self {
+        Self { max_n: 2, l2: 1e-6, learning_rate: 0.02, max_epochs: 20, patience: 2, batch_size: 64, seed: 7 }
+    }
+}
+
+/// Numbers the words and n-grams of the training reviews.
+#[derive(Debug, Default)]
+struct NgramIndex {
+    words: FxHashMap<Box<[u8]>, u32>,
+    ngrams: FxHashMap<(u32, u32), u32>,
+}
+
+impl NgramIndex {
+    /// Marks an n-gram of one word (the second id is `u32::MAX`).
+    const UNIGRAM: u32 = u32::MAX;
+
+    /// The sorted, distinct feature ids of `text`; with `grow`, unseen n-grams get new ids,
+    /// otherwise they are left out.
+    fn features(&mut self, text: &str, max_n: usize, grow: bool) -> Vec<u32> {
+        let mut words = Vec::new();
+        for_each_word(text.as_bytes(), usize::MAX, |word| {
+            let word = word.to_ascii_lowercase();
+            let next = self.words.len() as u32;
+            let id = match self.words.get(word.as_slice()) {
+                Some(&id) => Some(id),
+                None if grow => Some(*self.words.entry(word.into_boxed_slice()).or_insert(next)),
+                None => None,
+            };
+            words.push(id);
+        });
+        let mut out = Vec::with_capacity(words.len() * max_n);
+        for (i, &word) in words.iter().enumerate() {
+            let Some(word) = word else { continue };
+            let mut keys = vec![(word, Self::UNIGRAM)];
+            if max_n >= 2
+                && let Some(&Some(next)) = words.get(i + 1)
+            {
+                keys.push((word, next));
+            }
+            for key in keys {
+                let next = self.ngrams.len() as u32;
+                match self.ngrams.get(&key) {
+                    Some(&id) => out.push(id),
+                    None if grow => out.push(*self.ngrams.entry(key).or_insert(next)),
+                    None => {}
+                }
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    fn len(&self) -> usize {
+        self.ngrams.len()
+    }
+}
+
+/// A fitted teacher.
+#[derive(Debug)]
+pub struct Teacher {
+    index: NgramIndex,
+    options: TeacherOptions,
+    ratios: Tensor,
+    weights: Tensor,
+    bias: Tensor,
+}
+
+impl Teacher {
+    /// Fits the teacher on `train`, keeping the epoch with the best accuracy on `validation`,
+    /// and reports its metrics there and, when given, on `test`.
+    pub fn fit(
+        train: &LabeledReviews,
+        validation: &LabeledReviews,
+        test: Option<&LabeledReviews>,
+        options: &TeacherOptions,
+    ) -> anyhow::Result<(Self, TeacherSummary)> {
+        let started = Instant::now();
+        tch::manual_seed(options.seed);
+        let mut index = NgramIndex::default();
+        let train_features: Vec<Vec<u32>> =
+            train.texts.iter().map(|t| index.features(t, options.max_n, true)).collect();
+        let ratios = Tensor::from_slice(&log_count_ratios(&train_features, &train.labels, index.len()));
+        let vs = nn::VarStore::new(tch::Device::Cpu);
+        let root = vs.root();
+        let mut teacher = Self {
+            weights: root.zeros("weights", &[index.len() as i64, 1]),
+            bias: root.zeros("bias", &[1]),
+            index,
+            options: options.clone(),
+            ratios,
+        };
+        let validation_features = teacher.encode(&validation.texts);
+        let targets: Vec<f32> = train.labels.iter().map(|&l| f32::from(u8::from(l))).collect();
+        let mut optimizer = nn::Adam::default().build(&vs, options.learning_rate)?;
+        let mut best: Option<(f64, usize, HashMap<String, Tensor>)> = None;
+        let mut order: Vec<usize> = (0..train_features.len()).collect();
+        for epoch in 1..=options.max_epochs {
+            let permutation = Tensor::randperm(order.len() as i64, (Kind::Int64, tch::Device::Cpu));
+            order = Vec::<i64>::try_from(permutation).expect("int64 permutation").iter().map(|&i| i as usize).collect();
+            for rows in order.chunks(options.batch_size) {
+                let batch: Vec<&[u32]> = rows.iter().map(|&i| train_features[i].as_slice()).collect();
+                let target = Tensor::from_slice(&rows.iter().map(|&i| targets[i]).collect::<Vec<_>>());
+                let loss = teacher.logits(&batch).binary_cross_entropy_with_logits::<Tensor>(
+                    &target,
+                    None,
+                    None,
+                    Reduction::Mean,
+                ) + teacher.weights.square().sum(Kind::Float) * options.l2;
+                optimizer.zero_grad();
+                loss.backward();
+                optimizer.step();
+            }
+            let accuracy =
+                Metrics::compute(&teacher.probabilities_of(&validation_features), &validation.labels).accuracy;
+            tracing::info!(epoch, validation_accuracy = accuracy, "teacher epoch");
+            if best.as_ref().is_none_or(|(a, _, _)| accuracy > *a) {
+                best = Some((accuracy, epoch, super::trainer::snapshot(&vs)));
+            } else if best.as_ref().is_some_and(|(_, e, _)| epoch - e >= options.patience) {
+                break;
+            }
+        }
+        let (_, best_epoch, weights) = best.ok_or_else(|| anyhow::anyhow!("the teacher ran no epoch"))?;
+        super::trainer::restore(&vs, &weights);
+        let validation_metrics = Metrics::compute(&teacher.probabilities_of(&validation_features), &validation.labels);
+        let test_metrics = test.map(|t| Metrics::compute(&teacher.probabilities(&t.texts), &t.labels));
+        let report = TeacherSummary {
+            description: format!(
+                "logistic regression over naive-Bayes-weighted n-grams (n <= {}) of the whole review; \
+                 weights of epoch {best_epoch} (best validation accuracy)",
+                options.max_n
+            ),
+            hyperparameters: serde_json::to_value(options)?,
+            features: teacher.index.len(),
+            validation: validation_metrics,
+            test: test_metrics,
+            seconds: started.elapsed().as_secs_f64(),
+        };
+        Ok((teacher, report))
+    }
+
+    /// P(positive) of each review.
+    pub fn probabilities(&mut self, texts: &[String]) -> Vec<f32> {
+        let features = self.encode(texts);
+        self.probabilities_of(&features)
+    }
+
+    fn encode(&mut self, texts: &[String]) -> Vec<Vec<u32>> {
+        texts.iter().map(|t| self.index.features(t, self.options.max_n, false)).collect()
+    }
+
+    fn probabilities_of(&self, features: &[Vec<u32>]) -> Vec<f32> {
+        let _guard = tch::no_grad_guard();
+        let mut out = Vec::with_capacity(features.len());
+        for chunk in features.chunks(1024) {
+            let rows: Vec<&[u32]> = chunk.iter().map(Vec::as_slice).collect();
+            out.extend(Vec::<f32>::try_from(self.logits(&rows).sigmoid()).expect("float probabilities"));
+        }
+        out
+    }
+
+    /// The logits `[batch]` of reviews given as feature ids.
+    fn logits(&self, rows: &[&[u32]]) -> Tensor {
+        let ids: Vec<i64> = rows.iter().flat_map(|r| r.iter().map(|&f| i64::from(f))).collect();
+        let mut offsets = Vec::with_capacity(rows.len());
+        let mut start = 0;
+        for row in rows {
+            offsets.push(start);
+            start += row.len() as i64;
+        }
+        let ids = Tensor::from_slice(&ids);
+        let values = self.ratios.index_select(0, &ids);
+        let (sums, _, _, _) = Tensor::embedding_bag(
+            &self.weights,
+            &ids,
+            &Tensor::from_slice(&offsets),
+            false,
+            0,
+            false,
+            Some(values),
+            false,
+        );
+        sums.squeeze_dim(1) + &self.bias
+    }
+}
+
+/// The naive-Bayes log-count ratio of each feature, from binarised counts with add-one smoothing.
+fn log_count_ratios(features: &[Vec<u32>], labels: &[bool], n: usize) -> Vec<f32> {
+    let (mut positive, mut negative) = (vec![1.0f64; n], vec![1.0f64; n]);
+    for (row, &label) in features.iter().zip(labels) {
+        let counts = if label { &mut positive } else { &mut negative };
+        for &f in row {
+            counts[f as usize] += 1.0;
+        }
+    }
+    let (p, q): (f64, f64) = (positive.iter().sum(), negative.iter().sum());
+    positive.iter().zip(&negative).map(|(a, b)| ((a / p) / (b / q)).ln() as f32).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ngrams_are_distinct_and_unseen_ones_are_left_out() {
+        let mut index = NgramIndex::default();
+        let first = index.features("Good good movie", 2, true);
+        // good, (good good), movie, (good movie): the repeated "good" counts once.
+        assert_eq!(first.len(), 4);
+        assert_eq!(index.features("good movie", 2, false).len(), 3);
+        assert_eq!(index.features("bad movie", 2, false).len(), 1);
+        assert_eq!(index.features("good movie", 1, false).len(), 2);
+    }
+
+    #[test]
+    fn ratios_favour_the_class_that_holds_the_feature() {
+        let ratios = log_count_ratios(&[vec![0, 1], vec![1, 2]], &[true, false], 3);
+        let expected = [2f32.ln(), 0.0, -(2f32.ln())];
+        assert!(ratios.iter().zip(expected).all(|(r, e)| (r - e).abs() < 1e-6), "{ratios:?}");
+    }
+}

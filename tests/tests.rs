@@ -1,0 +1,20 @@
+//! Every integration test in one binary, a module per area (ripgrep's layout), so that the crates
+//! they link, DataFusion and ONNX Runtime among them, are linked once. The `scorer` binary needs
+//! the `sql` feature; `cargo test --no-default-features --features train` runs the trainer's alone.
+
+mod common;
+
+#[cfg(feature = "sql")]
+mod cli;
+#[cfg(feature = "cluster")]
+mod cluster;
+#[cfg(feature = "sql")]
+mod properties;
+#[cfg(feature = "sql")]
+mod python_client;
+#[cfg(feature = "sql")]
+mod reliability;
+#[cfg(feature = "sql")]
+mod tokenize_golden;
+#[cfg(feature = "train")]
+mod train;
