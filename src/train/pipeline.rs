@@ -26,6 +26,7 @@ use crate::data::LabeledReviews;
 use crate::encoding::EncodedBatch;
 use crate::metrics::Metrics;
 use crate::model::{CONTRACT_VERSION, SentimentModel};
+use crate::vocab::Vocabulary;
 
 /// Test reviews scored by both tch and ONNX Runtime after export.
 pub const PARITY_REVIEWS: usize = 256;
@@ -124,8 +125,9 @@ pub fn run(job: &Job) -> Result<Trained> {
     let mut train_examples = Examples::labeled(&glove.vocabulary, &train);
     let distillation = match &job.distillation {
         Some(source) => {
-            let (unlabeled, distillation) = distill(source, &job.text_column, &train, &validation, &test)?;
-            train_examples = train_examples.concat(&Examples::soft(&glove.vocabulary, &unlabeled.0, &unlabeled.1));
+            let (unlabeled, distillation) =
+                distill(source, &job.text_column, &glove.vocabulary, &train, &validation, &test)?;
+            train_examples = train_examples.concat(&unlabeled);
             Some(distillation)
         }
         None => None,
@@ -255,14 +257,16 @@ pub fn run(job: &Job) -> Result<Trained> {
 }
 
 /// Fits the teacher on the student's training split and lets it label the unlabeled reviews;
-/// returns those reviews with the teacher's P(positive), and what the card says of it.
+/// returns those reviews encoded with `vocabulary` and the teacher's P(positive) as their
+/// targets, and what the card says of it.
 fn distill(
     source: &DistillationSource,
     text_column: &str,
+    vocabulary: &Vocabulary,
     train: &LabeledReviews,
     validation: &LabeledReviews,
     test: &LabeledReviews,
-) -> Result<((Vec<String>, Vec<f32>), Distillation)> {
+) -> Result<(Examples, Distillation)> {
     let (mut teacher, summary) = Teacher::fit(train, validation, Some(test), &source.teacher)?;
     tracing::info!(
         validation_accuracy = summary.validation.accuracy,
@@ -282,7 +286,7 @@ fn distill(
         targets: "the teacher's P(positive), learned with binary cross-entropy beside the labeled reviews".to_owned(),
         teacher: summary,
     };
-    Ok(((texts, targets), distillation))
+    Ok((Examples::soft(vocabulary, &texts, &targets), distillation))
 }
 
 /// 1 for the ids that occur in at least `min_reviews` of the examples, else 0 (`[rows]`).
