@@ -183,9 +183,7 @@ pub fn run(job: &Job) -> Result<Trained> {
 
     std::fs::create_dir_all(&job.out_dir).with_context(|| format!("cannot create {}", job.out_dir.display()))?;
     glove.vocabulary.save(&job.out_dir.join(VOCABULARY_FILE))?;
-    let glove_path = job.out_dir.join(GLOVE_FILE);
-    std::fs::write(&glove_path, net.word_vectors().glove_bytes())
-        .with_context(|| format!("cannot write {}", glove_path.display()))?;
+    replace_shared_file(&job.out_dir.join(GLOVE_FILE), &net.word_vectors().glove_bytes())?;
     let onnx_path = job.out_dir.join(format!("{name}.onnx"));
     let metadata = [("model", name.to_owned()), ("contract_version", CONTRACT_VERSION.to_string())];
     let outputs = net.export(&onnx_path, &metadata)?;
@@ -287,6 +285,18 @@ fn distill(
         teacher: summary,
     };
     Ok((Examples::soft(vocabulary, &texts, &targets), distillation))
+}
+
+/// Writes a file that every model of the folder reads (the GloVe table), unless it already holds
+/// `bytes`; otherwise through a temporary file renamed over it, so that a job training beside
+/// this one never loads it half-written.
+fn replace_shared_file(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
+    if std::fs::read(path).is_ok_and(|existing| existing == bytes) {
+        return Ok(());
+    }
+    let temp = path.with_extension(format!("{}.tmp", std::process::id()));
+    std::fs::write(&temp, bytes).with_context(|| format!("cannot write {}", temp.display()))?;
+    std::fs::rename(&temp, path).with_context(|| format!("cannot move {} to {}", temp.display(), path.display()))
 }
 
 /// 1 for the ids that occur in at least `min_reviews` of the examples, else 0 (`[rows]`).
