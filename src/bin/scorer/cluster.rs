@@ -12,6 +12,8 @@ use clap::Args;
 use sentiment::catalog::Catalog;
 use sentiment::runtime::Provider;
 
+use crate::options::{ModelsDir, default_threads, runtime};
+
 /// Start a Ballista scheduler that plans queries with the sentiment functions.
 #[derive(Debug, Args)]
 pub struct SchedulerArgs {
@@ -21,10 +23,9 @@ pub struct SchedulerArgs {
     /// The port clients and executors connect to.
     #[arg(long, default_value_t = 50050)]
     port: u16,
-    /// The folder of shipped models: the scheduler reads their cards to check model names
-    /// [default: $SENTIMENT_MODELS, else models/ of the source tree].
-    #[arg(long)]
-    models_dir: Option<PathBuf>,
+    // The scheduler reads the models' cards to check model names.
+    #[command(flatten)]
+    models_dir: ModelsDir,
 }
 
 /// Start a Ballista executor that runs the sentiment functions, loading each model once.
@@ -42,10 +43,9 @@ pub struct ExecutorArgs {
     /// The port the scheduler sends tasks to.
     #[arg(long, default_value_t = 50052)]
     grpc_port: u16,
-    /// The folder of shipped models on this machine
-    /// [default: $SENTIMENT_MODELS, else models/ of the source tree].
-    #[arg(long)]
-    models_dir: Option<PathBuf>,
+    // The models, on this machine.
+    #[command(flatten)]
+    models_dir: ModelsDir,
     /// Tasks run at once [default: all cores].
     #[arg(long)]
     concurrent_tasks: Option<usize>,
@@ -54,16 +54,11 @@ pub struct ExecutorArgs {
     work_dir: Option<PathBuf>,
 }
 
-fn catalog(models_dir: &Option<PathBuf>, threads: usize) -> Result<Arc<Catalog>> {
-    let dir = models_dir.clone().unwrap_or_else(Catalog::default_dir);
+fn catalog(models_dir: &ModelsDir, threads: usize) -> Result<Arc<Catalog>> {
+    let dir = models_dir.path();
     Ok(Arc::new(
         Catalog::open(&dir, threads, Provider::Cpu).with_context(|| format!("no models in {}", dir.display()))?,
     ))
-}
-
-/// The async runtime the cluster's processes and clients run on.
-pub fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the runtime")
 }
 
 /// Runs the scheduler until it is stopped.
@@ -71,7 +66,7 @@ pub fn scheduler(args: &SchedulerArgs) -> Result<()> {
     let config = Arc::new(sentiment::cluster::scheduler_config(catalog(&args.models_dir, 1)?, &args.bind, args.port));
     let address =
         format!("{}:{}", args.bind, args.port).parse().with_context(|| format!("bad address {}", args.bind))?;
-    runtime()?.block_on(async {
+    runtime(default_threads())?.block_on(async {
         let cluster = BallistaCluster::new_from_config(&config).await?;
         eprintln!("scorer scheduler: listening on df://{}:{}", args.bind, args.port);
         ballista_scheduler::scheduler_process::start_server(cluster, address, config).await
@@ -81,9 +76,9 @@ pub fn scheduler(args: &SchedulerArgs) -> Result<()> {
 
 /// Runs the executor until it is stopped.
 pub fn executor(args: &ExecutorArgs) -> Result<()> {
-    let tasks = args.concurrent_tasks.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let tasks = args.concurrent_tasks.unwrap_or_else(default_threads);
     // Tasks take turns on each model's session, every call using all cores.
-    let catalog = catalog(&args.models_dir, std::thread::available_parallelism().map_or(1, |n| n.get()))?;
+    let catalog = catalog(&args.models_dir, default_threads())?;
     let (host, port) =
         args.scheduler.rsplit_once(':').ok_or_else(|| anyhow!("--scheduler is host:port, not {:?}", args.scheduler))?;
     let config = ExecutorProcessConfig {
@@ -99,7 +94,7 @@ pub fn executor(args: &ExecutorArgs) -> Result<()> {
         override_function_registry: Some(Arc::new(sentiment::cluster::executor_functions(catalog))),
         ..ExecutorProcessConfig::default()
     };
-    runtime()?.block_on(async {
+    runtime(default_threads())?.block_on(async {
         eprintln!("scorer executor: serving on {}:{} for the scheduler at {}", args.bind, args.port, args.scheduler);
         start_executor_process(Arc::new(config)).await
     })?;

@@ -7,13 +7,14 @@ use clap::Args;
 use sentiment::catalog::{Catalog, DEFAULT_MODEL};
 use sentiment::runtime::Provider;
 
+use crate::options::ModelsDir;
+
 /// List the shipped models with their IMDB test metrics: the mean over the training seeds and the
 /// shipped run's.
 #[derive(Debug, Args)]
 pub struct ModelsArgs {
-    /// The folder of shipped models [default: $SENTIMENT_MODELS, else models/ of the source tree].
-    #[arg(long)]
-    models_dir: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    models_dir: ModelsDir,
     /// Print a Markdown table (as in models/README.md).
     #[arg(long)]
     markdown: bool,
@@ -22,7 +23,7 @@ pub struct ModelsArgs {
 /// Prints one row per model.
 pub fn run(args: &ModelsArgs) -> Result<()> {
     let mut out = crate::stdout::stdout();
-    let catalog = Catalog::open(&args.models_dir.clone().unwrap_or_else(Catalog::default_dir), 1, Provider::Cpu)?;
+    let catalog = Catalog::open(&args.models_dir.path(), 1, Provider::Cpu)?;
     if args.markdown {
         writeln!(
             out,

@@ -1,11 +1,66 @@
-//! Options shared by the subcommands that run a model.
+//! Options shared by the subcommands, declared once and flattened into each: the models folder,
+//! the execution provider and the thread count, with their defaults and the async runtime.
 
 use std::path::PathBuf;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::Args;
 use sentiment::catalog::{Catalog, DEFAULT_MODEL};
 use sentiment::runtime::Provider;
+
+/// All cores of this machine: the default of every `--threads`.
+pub fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// The tokio runtime every async subcommand runs on, with `workers` threads.
+pub fn runtime(workers: usize) -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers.max(1))
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+/// `--models-dir`: where the shipped models are.
+#[derive(Debug, Clone, Args)]
+pub struct ModelsDir {
+    /// The folder of shipped models [default: $SENTIMENT_MODELS, else models/ of the source tree].
+    #[arg(long = "models-dir", value_name = "DIR")]
+    dir: Option<PathBuf>,
+}
+
+impl ModelsDir {
+    /// The folder given, or the default one.
+    pub fn path(&self) -> PathBuf {
+        self.dir.clone().unwrap_or_else(Catalog::default_dir)
+    }
+}
+
+/// Where the models are and how they run: flattened into every subcommand that runs one.
+#[derive(Debug, Clone, Args)]
+pub struct RuntimeOptions {
+    #[command(flatten)]
+    pub models_dir: ModelsDir,
+    /// Where the models run: cpu, cuda, or auto (CUDA when available).
+    #[arg(long, value_enum, default_value_t = Provider::Cpu)]
+    pub provider: Provider,
+    /// Cores to use for tokenising, query partitions and ONNX Runtime [default: all cores].
+    #[arg(long)]
+    pub threads: Option<usize>,
+}
+
+impl RuntimeOptions {
+    /// Thread count to use.
+    pub fn threads(&self) -> usize {
+        self.threads.unwrap_or_else(default_threads)
+    }
+
+    /// The models of the folder, to run with [`Self::threads`] on the provider.
+    pub fn catalog(&self) -> Result<Catalog> {
+        Catalog::open(&self.models_dir.path(), self.threads(), self.provider)
+    }
+}
 
 /// Which model runs, and where.
 #[derive(Debug, Clone, Args)]
@@ -14,34 +69,27 @@ pub struct ModelOptions {
     /// file with its card, vocab.txt and glove.f32 beside it.
     #[arg(long, default_value = DEFAULT_MODEL)]
     pub model: String,
-    /// The folder of shipped models [default: $SENTIMENT_MODELS, else models/ of the source tree].
-    #[arg(long)]
-    pub models_dir: Option<PathBuf>,
-    /// Where the model runs: cpu, cuda, or auto (CUDA when available).
-    #[arg(long, value_enum, default_value_t = Provider::Cpu)]
-    pub provider: Provider,
-    /// Threads for tokenising and for ONNX Runtime [default: all cores].
-    #[arg(long)]
-    pub threads: Option<usize>,
+    #[command(flatten)]
+    pub runtime: RuntimeOptions,
 }
 
 impl ModelOptions {
     /// Thread count to use.
     pub fn threads(&self) -> usize {
-        self.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        self.runtime.threads()
     }
 
     /// Opens the catalog holding the chosen model, and the model's name in it.
     pub fn open(&self) -> Result<(Catalog, String)> {
         let as_path = PathBuf::from(&self.model);
-        let (dir, name) = if self.model.ends_with(".onnx") || self.model.contains('/') {
+        let (catalog, name) = if self.model.ends_with(".onnx") || self.model.contains('/') {
             let dir = as_path.parent().map(PathBuf::from).unwrap_or_default();
             let name = as_path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-            (if dir.as_os_str().is_empty() { PathBuf::from(".") } else { dir }, name)
+            let dir = if dir.as_os_str().is_empty() { PathBuf::from(".") } else { dir };
+            (Catalog::open(&dir, self.threads(), self.runtime.provider)?, name)
         } else {
-            (self.models_dir.clone().unwrap_or_else(Catalog::default_dir), self.model.clone())
+            (self.runtime.catalog()?, self.model.clone())
         };
-        let catalog = Catalog::open(&dir, self.threads(), self.provider)?;
         catalog.card(&name)?;
         Ok((catalog, name))
     }

@@ -177,7 +177,7 @@ fn on_cluster(
         temp = file.temp_path().display().to_string().replace('\'', "''"),
     );
     let threads = args.model.threads();
-    let rows = crate::cluster::runtime()?.block_on(async {
+    let rows = crate::options::runtime(crate::options::default_threads())?.block_on(async {
         let ctx = sentiment::cluster::connect(url, Arc::new(catalog), threads).await?;
         crate::sql::register_table(&ctx, "reviews", &args.input).await?;
         let batches = ctx.sql(&query).await?.collect().await?;

@@ -11,7 +11,8 @@ use datafusion::datasource::file_format::options::ReadOptions;
 use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
 use datafusion::sql::parser::DFParser;
 use sentiment::catalog::Catalog;
-use sentiment::runtime::Provider;
+
+use crate::options::{RuntimeOptions, runtime};
 
 /// Run SQL with sentiment(), sentiment_label() and sentiment_explain() available.
 #[derive(Debug, Args)]
@@ -31,15 +32,8 @@ pub struct SqlArgs {
     /// How results are printed; json is one object per line.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
-    /// The folder of shipped models [default: $SENTIMENT_MODELS, else models/ of the source tree].
-    #[arg(long)]
-    models_dir: Option<PathBuf>,
-    /// Where the models run: cpu, cuda, or auto.
-    #[arg(long, value_enum, default_value_t = Provider::Cpu)]
-    provider: Provider,
-    /// Query partitions, and ONNX Runtime threads [default: all cores].
-    #[arg(long)]
-    threads: Option<usize>,
+    #[command(flatten)]
+    runtime: RuntimeOptions,
     /// Run the statements on the Ballista cluster behind this scheduler instead of in this process
     /// (see `scorer scheduler` and `scorer executor`); paths must be readable by the executors.
     #[cfg(feature = "cluster")]
@@ -74,17 +68,11 @@ pub fn run(args: &SqlArgs) -> Result<()> {
         }
         (None, None) => unreachable!("clap requires one"),
     };
-    let partitions = args.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(partitions)
-        .enable_all()
-        .build()
-        .context("cannot start the query runtime")?;
-    runtime.block_on(async {
+    let partitions = args.runtime.threads();
+    runtime(partitions)?.block_on(async {
         // The partitions decode, tokenise and write in parallel; their model calls take turns on
         // one session per model, each call using every core.
-        let models_dir = args.models_dir.clone().unwrap_or_else(Catalog::default_dir);
-        let catalog = Arc::new(Catalog::open(&models_dir, partitions, args.provider)?);
+        let catalog = Arc::new(args.runtime.catalog()?);
         let ctx = context(args, catalog, partitions).await?;
         let mut tables = args.tables.clone();
         if let Some(input) = &args.input {
