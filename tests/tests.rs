@@ -2,6 +2,7 @@
 //! they link, DataFusion and ONNX Runtime among them, are linked once. The `scorer` binary needs
 //! the `sql` feature; `cargo test --no-default-features --features train` runs the trainer's alone.
 
+#[cfg(feature = "sql")]
 mod common;
 
 #[cfg(feature = "sql")]

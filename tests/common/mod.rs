@@ -1,6 +1,6 @@
 //! Helpers shared by the integration tests: the repository's paths, running the `scorer` binary,
 //! and reading and writing Parquet files.
-#![allow(dead_code)] // Each feature set uses its own subset.
+#![allow(dead_code)] // Each area uses its own subset.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
