@@ -145,7 +145,7 @@ pub fn run(job: &Job) -> Result<Trained> {
     let name = job.shape.architecture.name();
 
     let mut runs = Vec::new();
-    let mut best: Option<(SentimentNet, nn::VarStore, Vec<f64>)> = None;
+    let mut trained = Vec::new();
     for &seed in &job.seeds {
         tch::manual_seed(seed);
         let options = Options { seed, ..job.options.clone() };
@@ -171,15 +171,13 @@ pub fn run(job: &Job) -> Result<Trained> {
             test: Metrics::compute(&trainer::probabilities(&net, &test_examples), &test.labels),
         };
         tracing::info!(model = name, seed, validation_accuracy = run.validation.accuracy, "run done");
-        let better = runs.iter().all(|r: &SeedRun| run.validation.accuracy > r.validation.accuracy);
         runs.push(run);
-        if better {
-            best = Some((net, vs, fitted.history.iter().map(|e| e.train_loss).collect()));
-        }
+        trained.push((net, vs, fitted.history.iter().map(|e| e.train_loss).collect::<Vec<_>>()));
     }
     let seeds = Seeds::summarise(&runs).expect("at least one run");
-    let (net, vs, losses) = best.expect("at least one run");
-    let shipped = runs.iter().find(|r| r.seed == seeds.shipped).expect("the shipped run is a run").clone();
+    let shipped_index = runs.iter().position(|r| r.seed == seeds.shipped).expect("the shipped run is a run");
+    let shipped = runs[shipped_index].clone();
+    let (net, vs, losses) = trained.swap_remove(shipped_index);
 
     std::fs::create_dir_all(&job.out_dir).with_context(|| format!("cannot create {}", job.out_dir.display()))?;
     glove.vocabulary.save(&job.out_dir.join(VOCABULARY_FILE))?;

@@ -139,10 +139,10 @@ impl Teacher {
         let targets: Vec<f32> = train.labels.iter().map(|&l| f32::from(u8::from(l))).collect();
         let mut optimizer = nn::Adam::default().build(&vs, options.learning_rate)?;
         let mut best: Option<(f64, usize, HashMap<String, Tensor>)> = None;
-        let mut order: Vec<usize> = (0..train_features.len()).collect();
         for epoch in 1..=options.max_epochs {
-            let permutation = Tensor::randperm(order.len() as i64, (Kind::Int64, tch::Device::Cpu));
-            order = Vec::<i64>::try_from(permutation).expect("int64 permutation").iter().map(|&i| i as usize).collect();
+            let permutation = Tensor::randperm(train_features.len() as i64, (Kind::Int64, tch::Device::Cpu));
+            let order: Vec<usize> =
+                Vec::<i64>::try_from(permutation).expect("int64 permutation").iter().map(|&i| i as usize).collect();
             for rows in order.chunks(options.batch_size) {
                 let batch: Vec<&[u32]> = rows.iter().map(|&i| train_features[i].as_slice()).collect();
                 let target = Tensor::from_slice(&rows.iter().map(|&i| targets[i]).collect::<Vec<_>>());
