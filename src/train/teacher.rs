@@ -11,13 +11,13 @@
 //! training reviews holding `f`, plus one. The logistic regression on those values is fitted with
 //! Adam and L2, stopping on validation accuracy.
 
-use std::collections::HashMap;
 use std::time::Instant;
 
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 use tch::{Kind, Reduction, Tensor, nn, nn::OptimizerConfig};
 
+use super::trainer::EarlyStopping;
 use crate::card::TeacherSummary;
 use crate::data::LabeledReviews;
 use crate::metrics::Metrics;
@@ -138,7 +138,7 @@ impl Teacher {
         let validation_features = teacher.encode(&validation.texts);
         let targets: Vec<f32> = train.labels.iter().map(|&l| f32::from(u8::from(l))).collect();
         let mut optimizer = nn::Adam::default().build(&vs, options.learning_rate)?;
-        let mut best: Option<(f64, usize, HashMap<String, Tensor>)> = None;
+        let mut stopping = EarlyStopping::new(options.patience);
         for epoch in 1..=options.max_epochs {
             let permutation = Tensor::randperm(train_features.len() as i64, (Kind::Int64, tch::Device::Cpu));
             let order: Vec<usize> =
@@ -159,14 +159,11 @@ impl Teacher {
             let accuracy =
                 Metrics::compute(&teacher.probabilities_of(&validation_features), &validation.labels).accuracy;
             tracing::info!(epoch, validation_accuracy = accuracy, "teacher epoch");
-            if best.as_ref().is_none_or(|(a, _, _)| accuracy > *a) {
-                best = Some((accuracy, epoch, super::trainer::snapshot(&vs)));
-            } else if best.as_ref().is_some_and(|(_, e, _)| epoch - e >= options.patience) {
+            if stopping.should_stop(&vs, epoch, accuracy) {
                 break;
             }
         }
-        let (_, best_epoch, weights) = best.ok_or_else(|| anyhow::anyhow!("the teacher ran no epoch"))?;
-        super::trainer::restore(&vs, &weights);
+        let best_epoch = stopping.restore_best(&vs).ok_or_else(|| anyhow::anyhow!("the teacher ran no epoch"))?;
         let validation_metrics = Metrics::compute(&teacher.probabilities_of(&validation_features), &validation.labels);
         let test_metrics = test.map(|t| Metrics::compute(&teacher.probabilities(&t.texts), &t.labels));
         let report = TeacherSummary {

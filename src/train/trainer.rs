@@ -141,7 +141,7 @@ pub fn fit(
 ) -> anyhow::Result<Fitted> {
     let mut optimizer = nn::Adam::default().build(vs, options.learning_rate)?;
     let mut history = Vec::new();
-    let mut best: Option<(f64, usize, HashMap<String, Tensor>)> = None;
+    let mut stopping = EarlyStopping::new(options.patience);
     let mut learning_rate = options.learning_rate;
     for epoch in 1..=options.max_epochs {
         let order = Tensor::randperm(train.len(), (Kind::Int64, tch::Device::Cpu));
@@ -168,30 +168,56 @@ pub fn fit(
         let record =
             Epoch { epoch, train_loss: total / steps.max(1) as f64, validation_accuracy: accuracy(net, validation) };
         on_epoch(&record);
-        let improved = best.as_ref().is_none_or(|(acc, _, _)| record.validation_accuracy > *acc);
-        if improved {
-            best = Some((record.validation_accuracy, epoch, snapshot(vs)));
-        }
+        let stop = stopping.should_stop(vs, epoch, record.validation_accuracy);
         history.push(record);
-        let best_epoch = best.as_ref().map_or(epoch, |b| b.1);
-        if epoch - best_epoch >= options.patience {
+        if stop {
             break;
         }
         learning_rate *= options.learning_rate_decay;
         optimizer.set_lr(learning_rate);
     }
-    let (_, best_epoch, weights) = best.ok_or_else(|| anyhow::anyhow!("no epoch was run"))?;
-    restore(vs, &weights);
+    let best_epoch = stopping.restore_best(vs).ok_or_else(|| anyhow::anyhow!("no epoch was run"))?;
     Ok(Fitted { history, best_epoch })
 }
 
+/// Early stopping on validation accuracy: remembers the weights of the best epoch, says when
+/// `patience` epochs have passed without a better one, and puts the best weights back.
+pub(crate) struct EarlyStopping {
+    patience: usize,
+    best: Option<(f64, usize, HashMap<String, Tensor>)>,
+}
+
+impl EarlyStopping {
+    /// Stops after `patience` epochs without a better validation accuracy.
+    pub(crate) fn new(patience: usize) -> Self {
+        Self { patience, best: None }
+    }
+
+    /// Records the validation `accuracy` of `epoch` (1-based), whose weights are in `vs`;
+    /// true when training should stop.
+    pub(crate) fn should_stop(&mut self, vs: &nn::VarStore, epoch: usize, accuracy: f64) -> bool {
+        if self.best.as_ref().is_none_or(|(best, _, _)| accuracy > *best) {
+            self.best = Some((accuracy, epoch, snapshot(vs)));
+        }
+        self.best.as_ref().is_some_and(|(_, best_epoch, _)| epoch - best_epoch >= self.patience)
+    }
+
+    /// Puts the best epoch's weights back into `vs` and returns that epoch; `None` when no
+    /// epoch was recorded.
+    pub(crate) fn restore_best(self, vs: &nn::VarStore) -> Option<usize> {
+        let (_, epoch, weights) = self.best?;
+        restore(vs, &weights);
+        Some(epoch)
+    }
+}
+
 /// A copy of every variable of `vs`, by name.
-pub(crate) fn snapshot(vs: &nn::VarStore) -> HashMap<String, Tensor> {
+fn snapshot(vs: &nn::VarStore) -> HashMap<String, Tensor> {
     vs.variables().into_iter().map(|(name, t)| (name, t.detach().copy())).collect()
 }
 
 /// Puts a [`snapshot`] back into `vs`.
-pub(crate) fn restore(vs: &nn::VarStore, weights: &HashMap<String, Tensor>) {
+fn restore(vs: &nn::VarStore, weights: &HashMap<String, Tensor>) {
     let _guard = tch::no_grad_guard();
     for (name, mut var) in vs.variables() {
         var.copy_(&weights[&name]);
