@@ -104,6 +104,11 @@ struct Args {
     /// The teacher's most epochs (it stops earlier when validation accuracy falls).
     #[arg(long, default_value_t = TeacherOptions::default().max_epochs, requires = "unlabeled")]
     teacher_epochs: usize,
+    /// Training examples per training review: its first 100 words, and above 1 also up to this
+    /// many windows of 100 words in all from the rest of it, each with the review's label (or the
+    /// teacher's P(positive)). Validation and test read the first 100 words only.
+    #[arg(long, default_value_t = 1)]
+    windows: usize,
     /// Start the learned dimensions from skip-gram vectors trained on the training and
     /// unlabeled reviews (word2vec), instead of from zero.
     #[arg(long)]
@@ -146,6 +151,7 @@ fn main() -> Result<()> {
         },
         seeds: args.seeds,
         split_seed: args.split_seed,
+        windows: args.windows,
         in_domain_vectors: args
             .in_domain_vectors
             .then(|| SkipGramOptions { seed: args.split_seed, ..SkipGramOptions::default() }),

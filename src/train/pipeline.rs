@@ -46,6 +46,10 @@ pub struct Job {
     pub split_seed: u64,
     /// Learn from a teacher's soft targets on unlabeled reviews too.
     pub distillation: Option<DistillationSource>,
+    /// Training examples per training review: its first 100 words, and above 1 also the
+    /// windows of 100 words after them (see [`Examples::soft`]); validation and test read only
+    /// the first 100 words, as the scorer does.
+    pub windows: usize,
     /// Start the learned word dimensions from skip-gram vectors of the training (and unlabeled)
     /// reviews instead of from zero.
     pub in_domain_vectors: Option<SkipGramOptions>,
@@ -100,6 +104,9 @@ pub fn run(job: &Job) -> Result<Trained> {
     if job.seeds.is_empty() {
         bail!("a training job needs at least one seed");
     }
+    if job.windows == 0 {
+        bail!("windows must be at least 1: every review teaches its first 100 words");
+    }
     let glove = Glove::load(&job.glove_dir, job.vocabulary_size)?;
     let rows = glove.vocabulary.len() as i64 + 1;
     let table = Tensor::from_slice(&glove.table).view([rows, GLOVE_DIM as i64]);
@@ -122,18 +129,18 @@ pub fn run(job: &Job) -> Result<Trained> {
         test = test.head(limit);
     }
 
-    let mut train_examples = Examples::labeled(&glove.vocabulary, &train);
+    let mut train_examples = Examples::labeled(&glove.vocabulary, &train, job.windows);
     let distillation = match &job.distillation {
         Some(source) => {
             let (unlabeled, distillation) =
-                distill(source, &job.text_column, &glove.vocabulary, &train, &validation, &test)?;
+                distill(source, &job.text_column, &glove.vocabulary, job.windows, &train, &validation, &test)?;
             train_examples = train_examples.concat(&unlabeled);
             Some(distillation)
         }
         None => None,
     };
-    let validation_examples = Examples::labeled(&glove.vocabulary, &validation);
-    let test_examples = Examples::labeled(&glove.vocabulary, &test);
+    let validation_examples = Examples::labeled(&glove.vocabulary, &validation, 1);
+    let test_examples = Examples::labeled(&glove.vocabulary, &test, 1);
     let learnable = frequent_words(&train_examples, rows as usize, job.shape.learned_min_reviews);
     let start = match &job.in_domain_vectors {
         Some(options) if job.shape.learned_dim > 0 => {
@@ -190,7 +197,7 @@ pub fn run(job: &Job) -> Result<Trained> {
     let score =
         |reviews: &LabeledReviews| model.probabilities(&EncodedBatch::encode(&glove.vocabulary, &reviews.texts));
     let parity_reviews = test.select(&(0..PARITY_REVIEWS.min(test.len())).collect::<Vec<_>>());
-    let from_tch = trainer::probabilities(&net, &Examples::labeled(&glove.vocabulary, &parity_reviews));
+    let from_tch = trainer::probabilities(&net, &Examples::labeled(&glove.vocabulary, &parity_reviews, 1));
     let from_onnx = score(&parity_reviews)?;
     let parity_max_difference = from_tch.iter().zip(&from_onnx).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
     if parity_max_difference > PARITY_TOLERANCE {
@@ -253,12 +260,13 @@ pub fn run(job: &Job) -> Result<Trained> {
 }
 
 /// Fits the teacher on the student's training split and lets it label the unlabeled reviews;
-/// returns those reviews encoded with `vocabulary` and the teacher's P(positive) as their
-/// targets, and what the card says of it.
+/// returns those reviews encoded with `vocabulary` (`windows` examples each at most) and the
+/// teacher's P(positive) of the whole review as their targets, and what the card says of it.
 fn distill(
     source: &DistillationSource,
     text_column: &str,
     vocabulary: &Vocabulary,
+    windows: usize,
     train: &LabeledReviews,
     validation: &LabeledReviews,
     test: &LabeledReviews,
@@ -282,7 +290,7 @@ fn distill(
         targets: "the teacher's P(positive), learned with binary cross-entropy beside the labeled reviews".to_owned(),
         teacher: summary,
     };
-    Ok((Examples::soft(vocabulary, &texts, &targets), distillation))
+    Ok((Examples::soft(vocabulary, &texts, &targets, windows), distillation))
 }
 
 /// Writes a file that every model of the folder reads (the GloVe table), unless it already holds
@@ -330,6 +338,14 @@ fn changes_from_seed(job: &Job) -> Vec<String> {
              split) gives the reviews of {}",
             source.teacher.max_n,
             source.unlabeled_file.display()
+        ));
+    }
+    if job.windows > 1 {
+        changes.push(format!(
+            "every training review (labeled or not) also teaches its next {} windows of 100 words after the first \
+             (a window needs at least {} words), with the review's label or the teacher's P(positive) of the whole review",
+            job.windows - 1,
+            super::trainer::MIN_WINDOW_WORDS
         ));
     }
     if s.learned_dim > 0 {

@@ -7,10 +7,15 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 use tch::{Kind, Reduction, Tensor, nn, nn::OptimizerConfig};
 
+use rayon::prelude::*;
+
 use super::net::SentimentNet;
 use crate::data::LabeledReviews;
-use crate::encoding::EncodedBatch;
-use crate::vocab::Vocabulary;
+use crate::text::{MAX_TOKENS, for_each_word};
+use crate::vocab::{UNKNOWN_ID, Vocabulary};
+
+/// Fewest words a later window of a review needs to become a training example of its own.
+pub const MIN_WINDOW_WORDS: usize = MAX_TOKENS / 2;
 
 /// How a model is fitted.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -43,21 +48,44 @@ pub struct Examples {
 }
 
 impl Examples {
-    /// Encodes labeled `reviews` with `vocab`; their labels are the targets.
-    pub fn labeled(vocab: &Vocabulary, reviews: &LabeledReviews) -> Self {
+    /// Encodes labeled `reviews` with `vocab`; their labels are the targets. `windows` as in
+    /// [`Examples::soft`].
+    pub fn labeled(vocab: &Vocabulary, reviews: &LabeledReviews, windows: usize) -> Self {
         let targets: Vec<f32> = reviews.labels.iter().map(|&l| f32::from(u8::from(l))).collect();
-        Self::soft(vocab, &reviews.texts, &targets)
+        Self::soft(vocab, &reviews.texts, &targets, windows)
     }
 
-    /// Encodes `texts` with `vocab`, each to be taught the probability in `targets`.
-    pub fn soft(vocab: &Vocabulary, texts: &[String], targets: &[f32]) -> Self {
+    /// Encodes `texts` with `vocab`, each to be taught the probability in `targets`. Each text
+    /// gives its first [`MAX_TOKENS`] words, as the models read it, and with `windows` above 1
+    /// also the windows of [`MAX_TOKENS`] words that follow, up to `windows` examples in all
+    /// (a last window under [`MIN_WINDOW_WORDS`] words is left out), each with the text's target.
+    pub fn soft(vocab: &Vocabulary, texts: &[String], targets: &[f32], windows: usize) -> Self {
         assert_eq!(texts.len(), targets.len(), "one target per text");
-        let batch = EncodedBatch::encode(vocab, texts);
-        let n = batch.len() as i64;
+        assert!(windows >= 1, "every text gives at least its first window");
+        let rows: Vec<(Vec<i64>, f32)> = texts
+            .par_iter()
+            .zip(targets)
+            .flat_map_iter(|(text, &target)| {
+                let mut ids = Vec::new();
+                for_each_word(text.as_bytes(), MAX_TOKENS * windows, |word| ids.push(vocab.id(word)));
+                let later = ids.get(MAX_TOKENS..).unwrap_or_default();
+                let first = ids[..ids.len().min(MAX_TOKENS)].to_vec();
+                std::iter::once(first)
+                    .chain(later.chunks(MAX_TOKENS).filter(|w| w.len() >= MIN_WINDOW_WORDS).map(<[i64]>::to_vec))
+                    .map(move |window| (window, target))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        let mut ids = vec![UNKNOWN_ID; rows.len() * MAX_TOKENS];
+        for (row, (window, _)) in ids.chunks_mut(MAX_TOKENS).zip(&rows) {
+            row[..window.len()].copy_from_slice(window);
+        }
+        let lengths: Vec<i64> = rows.iter().map(|(window, _)| window.len() as i64).collect();
+        let targets: Vec<f32> = rows.iter().map(|&(_, target)| target).collect();
         Self {
-            ids: Tensor::from_slice(&batch.token_ids).view([n, super::MAX_TOKENS_I64]),
-            lengths: Tensor::from_slice(&batch.lengths),
-            targets: Tensor::from_slice(targets),
+            ids: Tensor::from_slice(&ids).view([rows.len() as i64, super::MAX_TOKENS_I64]),
+            lengths: Tensor::from_slice(&lengths),
+            targets: Tensor::from_slice(&targets),
         }
     }
 
@@ -221,5 +249,36 @@ fn restore(vs: &nn::VarStore, weights: &HashMap<String, Tensor>) {
     let _guard = tch::no_grad_guard();
     for (name, mut var) in vs.variables() {
         var.copy_(&weights[&name]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::encoding::EncodedBatch;
+
+    fn words(n: usize) -> String {
+        (0..n).map(|i| if i % 2 == 0 { "good" } else { "film" }).collect::<Vec<_>>().join(" ")
+    }
+
+    #[test]
+    fn one_window_is_what_the_scorer_reads() {
+        let vocab = Vocabulary::from_words(vec!["good".into(), "film".into()]).unwrap();
+        let texts = vec![words(230), String::new(), "a film, a good one".to_owned()];
+        let examples = Examples::soft(&vocab, &texts, &[1.0, 0.0, 0.5], 1);
+        let scored = EncodedBatch::encode(&vocab, &texts);
+        assert_eq!(Vec::<i64>::try_from(examples.ids.flatten(0, -1)).unwrap(), scored.token_ids);
+        assert_eq!(Vec::<i64>::try_from(&examples.lengths).unwrap(), scored.lengths);
+    }
+
+    #[test]
+    fn later_windows_repeat_the_target_and_drop_a_short_tail() {
+        let vocab = Vocabulary::from_words(vec!["good".into(), "film".into()]).unwrap();
+        let texts = vec![words(230), words(260), words(20), String::new()];
+        let examples = Examples::soft(&vocab, &texts, &[1.0, 0.25, 0.5, 0.0], 3);
+        assert_eq!(Vec::<i64>::try_from(&examples.lengths).unwrap(), [100, 100, 100, 100, 60, 20, 0]);
+        assert_eq!(Vec::<f32>::try_from(&examples.targets).unwrap(), [1.0, 1.0, 0.25, 0.25, 0.25, 0.5, 0.0]);
+        let second_window = examples.ids.get(1);
+        assert_eq!(second_window.int64_value(&[0]), vocab.id(b"good"), "the 101st word is the second window's first");
     }
 }
