@@ -1,19 +1,18 @@
-//! Labeled reviews read from Parquet or CSV, for training and evaluation.
+//! Labeled reviews read from Parquet, CSV or NDJSON (see [`crate::io`]), for training and evaluation.
 //!
 //! A labeled file has a text column (default `review`) and a label column holding 0/1 (any
 //! integer type or boolean) or the strings `positive`/`negative`. Without a named label column,
 //! `label` is used when present, else `sentiment`: both IMDB's Parquet files and the exercise's
 //! `IMDB Dataset.csv` (`review,sentiment`) load as they are.
 
-use std::fs::File;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 use arrow::array::{Array, ArrayRef, AsArray};
 use arrow::compute::cast;
 use arrow::datatypes::DataType;
-use parquet::arrow::ProjectionMask;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+use crate::io::Input;
 
 /// The column that groups reviews of one movie; when present, a movie's reviews are never split
 /// between training and validation.
@@ -34,13 +33,13 @@ pub struct LabeledReviews {
 }
 
 impl LabeledReviews {
-    /// Reads `path` (`.parquet` or `.csv`) with the given text and optional label column.
+    /// Reads `path` (a Parquet, CSV or NDJSON file, a folder or a glob) with the given text and optional label column.
     pub fn load(path: &Path, text_column: &str, label_column: Option<&str>) -> Result<Self> {
         Self::read(path, text_column, Labels::Column(label_column))
             .with_context(|| format!("cannot read labeled reviews from {}", path.display()))
     }
 
-    /// Reads only the text column of `path` (`.parquet` or `.csv`): reviews without labels, as
+    /// Reads only the text column of `path` (as [`LabeledReviews::load`]): reviews without labels, as
     /// the distillation teacher labels them. Any label column is ignored.
     pub fn load_texts(path: &Path, text_column: &str) -> Result<Vec<String>> {
         let reviews = Self::read(path, text_column, Labels::Ignored)
@@ -49,12 +48,29 @@ impl LabeledReviews {
     }
 
     fn read(path: &Path, text_column: &str, labels: Labels) -> Result<Self> {
-        let extension = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
-        match extension.as_str() {
-            "parquet" => Self::load_parquet(path, text_column, labels),
-            "csv" => Self::load_csv(path, text_column, labels),
-            _ => bail!("{}: expected a .parquet or .csv file", path.display()),
+        let input = Input::open(&path.to_string_lossy())?;
+        let names: Vec<&str> = input.schema().fields().iter().map(|f| f.name().as_str()).collect();
+        let label_column = labels.resolve(&names)?;
+        let text_index = input.column(text_column)?;
+        let label_index = label_column.as_deref().map(|c| input.column(c)).transpose()?;
+        let group_index = input.column(GROUP_COLUMN).ok();
+        let wanted: Vec<usize> = [Some(text_index), label_index, group_index].into_iter().flatten().collect();
+        let mut reviews = Self { groups: group_index.map(|_| Vec::new()), ..Self::default() };
+        for batch in input.projected_batches(8192, &wanted) {
+            let batch = batch?;
+            let texts = batch.column_by_name(text_column).expect("projected");
+            push_texts(&mut reviews.texts, texts, text_column)?;
+            if let Some(label_column) = &label_column {
+                let labels = batch.column_by_name(label_column).expect("projected");
+                push_labels(&mut reviews.labels, labels, label_column)?;
+            }
+            if let Some(groups) = &mut reviews.groups {
+                let column = batch.column_by_name(GROUP_COLUMN).expect("projected");
+                let strings = cast(column, &DataType::Utf8)?;
+                groups.extend(strings.as_string::<i32>().iter().map(|g| g.unwrap_or("").to_owned()));
+            }
         }
+        Ok(reviews)
     }
 
     /// Number of reviews.
@@ -119,61 +135,6 @@ impl LabeledReviews {
         validation.sort_unstable();
         (self.select(&train), self.select(&validation))
     }
-
-    fn load_parquet(path: &Path, text_column: &str, labels: Labels) -> Result<Self> {
-        let file = File::open(path).context("cannot open file")?;
-        let builder = ParquetRecordBatchReaderBuilder::try_new(file).context("not a readable Parquet file")?;
-        let schema = builder.schema().clone();
-        let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
-        let label_column = labels.resolve(&names)?;
-        let text_index = column_index(&names, text_column)?;
-        let label_index = label_column.as_deref().map(|c| column_index(&names, c)).transpose()?;
-        let group_index = names.iter().position(|n| *n == GROUP_COLUMN);
-        let roots = [Some(text_index), label_index, group_index].into_iter().flatten();
-        let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
-        let reader = builder.with_projection(mask).build()?;
-        let mut reviews = Self { groups: group_index.map(|_| Vec::new()), ..Self::default() };
-        for batch in reader {
-            let batch = batch.context("cannot decode a record batch")?;
-            let texts = batch.column_by_name(text_column).expect("projected");
-            push_texts(&mut reviews.texts, texts, text_column)?;
-            if let Some(label_column) = &label_column {
-                let labels = batch.column_by_name(label_column).expect("projected");
-                push_labels(&mut reviews.labels, labels, label_column)?;
-            }
-            if let Some(groups) = &mut reviews.groups {
-                let column = batch.column_by_name(GROUP_COLUMN).expect("projected");
-                let strings = cast(column, &DataType::Utf8)?;
-                groups.extend(strings.as_string::<i32>().iter().map(|g| g.unwrap_or("").to_owned()));
-            }
-        }
-        Ok(reviews)
-    }
-
-    fn load_csv(path: &Path, text_column: &str, labels: Labels) -> Result<Self> {
-        let mut reader = csv::Reader::from_path(path).context("cannot open file")?;
-        let headers = reader.headers().context("cannot read the CSV header")?.clone();
-        let names: Vec<&str> = headers.iter().collect();
-        let label_column = labels.resolve(&names)?;
-        let text_index = column_index(&names, text_column)?;
-        let label_index = label_column.as_deref().map(|c| column_index(&names, c)).transpose()?;
-        let group_index = names.iter().position(|n| *n == GROUP_COLUMN);
-        let mut reviews = Self { groups: group_index.map(|_| Vec::new()), ..Self::default() };
-        for (row, record) in reader.records().enumerate() {
-            let record = record.with_context(|| format!("bad CSV record {}", row + 1))?;
-            reviews.texts.push(record.get(text_index).unwrap_or("").to_owned());
-            if let (Some(groups), Some(i)) = (&mut reviews.groups, group_index) {
-                groups.push(record.get(i).unwrap_or("").to_owned());
-            }
-            if let (Some(i), Some(column)) = (label_index, &label_column) {
-                let label = record.get(i).unwrap_or("");
-                reviews
-                    .labels
-                    .push(parse_label(label).with_context(|| format!("record {}: column {column:?}", row + 1))?);
-            }
-        }
-        Ok(reviews)
-    }
 }
 
 /// Which labels a read takes.
@@ -198,10 +159,6 @@ impl Labels<'_> {
             }
         }
     }
-}
-
-fn column_index(names: &[&str], wanted: &str) -> Result<usize> {
-    names.iter().position(|n| *n == wanted).with_context(|| format!("no column {wanted:?}; the columns are {names:?}"))
 }
 
 fn push_texts(out: &mut Vec<String>, column: &ArrayRef, name: &str) -> Result<()> {
@@ -258,7 +215,7 @@ mod tests {
     fn reads_the_exercise_csv_layout() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("IMDB Dataset.csv");
-        let mut f = File::create(&path).unwrap();
+        let mut f = std::fs::File::create(&path).unwrap();
         writeln!(f, "review,sentiment\n\"Great, really great\",positive\nDull,negative").unwrap();
         let reviews = LabeledReviews::load(&path, "review", None).unwrap();
         assert_eq!(reviews.texts, ["Great, really great", "Dull"]);

@@ -1,8 +1,9 @@
 //! Sentiment of movie reviews with the five GloVe models of the IMDB exercise.
 //!
 //! The scoring core: the exercise's [`text`] pipeline, the shared [`vocab`], [`encoding`] of
-//! reviews into model inputs, the ONNX [`model`] running on ONNX Runtime ([`runtime`]), the
-//! [`metrics`], model [`card`]s and labeled [`data`]. The SQL functions are in `sql` (feature
+//! reviews into model inputs, the ONNX [`model`] running on ONNX Runtime ([`runtime`]), review
+//! files in and out ([`io`]: Parquet, CSV, NDJSON), the file [`scoring`] loop, the [`metrics`],
+//! model [`card`]s and labeled [`data`]. The SQL functions are in `sql` (feature
 //! `sql`), their Ballista cluster in `cluster` (feature `cluster`), the trainer in `train`
 //! (feature `train`).
 
@@ -13,10 +14,12 @@ pub mod catalog;
 pub mod cluster;
 pub mod data;
 pub mod encoding;
+pub mod io;
 pub mod machine;
 pub mod metrics;
 pub mod model;
 pub mod runtime;
+pub mod scoring;
 #[cfg(feature = "sql")]
 pub mod sql;
 pub mod text;

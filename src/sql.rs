@@ -8,15 +8,21 @@
 
 use std::sync::Arc;
 
+use anyhow::Context;
 use arrow::array::{Array, Float32Array};
 use arrow::datatypes::DataType;
+use datafusion::datasource::file_format::options::ReadOptions;
+use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
 use datafusion::execution::FunctionRegistry;
+use datafusion::prelude::{CsvReadOptions, JsonReadOptions, ParquetReadOptions, SessionContext};
 use sentiment_udf::{ModelSet, Word};
 
 use crate::batch::{is_text_type, score_array, text_values};
 use crate::card::label_for;
 use crate::catalog::{Catalog, DEFAULT_MODEL};
 use crate::encoding::EncodedBatch;
+use crate::io::FileFormat;
+use crate::io::input::{INFER_RECORDS, expand};
 use crate::model::CONTRACT_VERSION;
 
 impl ModelSet for Catalog {
@@ -69,4 +75,35 @@ impl ModelSet for Catalog {
 /// `catalog`'s models on a `SessionContext` or any other function registry.
 pub fn register_all(registry: &mut dyn FunctionRegistry, catalog: Arc<Catalog>) -> datafusion::error::Result<()> {
     sentiment_udf::register_all(registry, catalog)
+}
+
+/// Registers the reviews at `path` (a Parquet, CSV or NDJSON file, a folder or a glob, as
+/// [`crate::io::Input`] reads them) as table `name`.
+pub async fn register_table(ctx: &SessionContext, name: &str, path: &str) -> anyhow::Result<()> {
+    let (format, files) = expand(path)?;
+    let urls: Vec<ListingTableUrl> =
+        files.iter().map(|f| ListingTableUrl::parse(f.display().to_string())).collect::<Result<_, _>>()?;
+    // The files are listed already, so every one is taken, whatever its extension's case.
+    let (config, table_options) = (ctx.copied_config(), ctx.copied_table_options());
+    let options: ListingOptions = match format {
+        FileFormat::Parquet => ParquetReadOptions::new().file_extension("").to_listing_options(&config, table_options),
+        FileFormat::Csv => CsvReadOptions::new()
+            .has_header(true)
+            .newlines_in_values(true)
+            .schema_infer_max_records(INFER_RECORDS)
+            .file_extension("")
+            .to_listing_options(&config, table_options),
+        FileFormat::Ndjson => JsonReadOptions::default()
+            .schema_infer_max_records(INFER_RECORDS)
+            .file_extension("")
+            .to_listing_options(&config, table_options),
+    };
+    let config = ListingTableConfig::new_with_multi_paths(urls)
+        .with_listing_options(options)
+        .infer_schema(&ctx.state())
+        .await
+        .with_context(|| format!("cannot read table {name} from {path}"))?;
+    ctx.register_table(name, Arc::new(ListingTable::try_new(config)?))
+        .with_context(|| format!("cannot register table {name}"))?;
+    Ok(())
 }

@@ -36,6 +36,7 @@ fn job(architecture: Architecture, out_dir: &std::path::Path, train: usize, test
         },
         seeds: vec![3],
         split_seed: 3,
+        windows: 1,
         distillation: None,
         in_domain_vectors: None,
         train_file: imdb("train"),
@@ -113,13 +114,14 @@ fn two_thousand_reviews_beat_seventy_percent() {
 }
 
 /// The new training path end to end on slices: the teacher is fitted and reported, the student
-/// learns from unlabeled reviews too, its learned dimensions start from skip-gram vectors, every
+/// learns from unlabeled reviews and from the second 100 words of each review too, its learned dimensions start from skip-gram vectors, every
 /// seed is a run on the card, the best validation run ships, and its ONNX file agrees with tch.
 #[test]
 fn distillation_with_seeds_trains_reports_and_ships_the_best_validation_run() {
     let dir = tempfile::tempdir().unwrap();
     let mut job = job(Architecture::Gru, dir.path(), 1500, 300, 2);
     job.seeds = vec![1, 2];
+    job.windows = 2;
     job.distillation = Some(DistillationSource {
         unlabeled_file: imdb("unsup"),
         unlabeled_limit: Some(1000),
@@ -153,6 +155,43 @@ fn distillation_with_seeds_trains_reports_and_ships_the_best_validation_run() {
     assert!((seeds.test_accuracy.mean - mean).abs() < 1e-12);
     assert!(card.changes_from_seed.iter().any(|c| c.starts_with("distilled")));
     assert!(card.changes_from_seed.iter().any(|c| c.contains("skip-gram")));
+    assert!(card.changes_from_seed.iter().any(|c| c.contains("windows of 100 words")));
     let loaded = sentiment::card::ModelCard::load(&dir.path().join("gru.json")).unwrap();
     assert_eq!(loaded, card);
+}
+
+/// Every 40th review of an IMDB split (`movie_id`, `review`, `label`), written with arrow's own
+/// CSV or NDJSON writer by `path`'s extension.
+fn imdb_sample_as(split: &str, path: &std::path::Path) {
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(imdb(split)).unwrap()).unwrap();
+    let batches: Vec<_> = reader.build().unwrap().map(Result::unwrap).collect();
+    let batch = arrow::compute::concat_batches(&batches[0].schema(), &batches).unwrap();
+    let rows = arrow::array::UInt32Array::from_iter_values((0..batch.num_rows() as u32).step_by(40));
+    let columns = ["movie_id", "review", "label"].map(|c| batch.schema().index_of(c).unwrap());
+    let batch = batch.project(&columns).unwrap();
+    let batch = arrow::compute::take_record_batch(&batch, &rows).unwrap();
+    let file = std::fs::File::create(path).unwrap();
+    if path.extension().is_some_and(|e| e == "csv") {
+        arrow::csv::WriterBuilder::new().with_header(true).build(file).write(&batch).unwrap();
+    } else {
+        let mut writer = arrow::json::LineDelimitedWriter::new(file);
+        writer.write(&batch).unwrap();
+        writer.finish().unwrap();
+    }
+}
+
+#[test]
+fn trains_on_csv_and_tests_on_ndjson() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut job = job(Architecture::Mlp, dir.path(), 1000, 1000, 2);
+    job.train_file = dir.path().join("train.csv");
+    job.test_file = dir.path().join("test.ndjson");
+    imdb_sample_as("train", &job.train_file);
+    imdb_sample_as("test", &job.test_file);
+    let Trained { card, .. } = run(&job);
+    assert_eq!(card.data.train_size + card.data.validation_size, 625);
+    assert_eq!(card.test.n, 625);
+    // Two epochs on 560 reviews: above chance only if the CSV's labels were read right.
+    assert!(card.test.accuracy > 0.55, "accuracy {} on 625 test reviews", card.test.accuracy);
 }

@@ -85,3 +85,33 @@ pub fn scores(path: &Path) -> Vec<Option<f32>> {
     let column = batch.column_by_name("sentiment_score").expect("a sentiment_score column");
     column.as_primitive::<arrow::datatypes::Float32Type>().iter().collect()
 }
+
+/// Writes `batch` as CSV (with a header line) or NDJSON, by `path`'s extension, with arrow's own
+/// writers, as another tool would.
+pub fn write_text_format(path: &Path, batch: &RecordBatch) {
+    let file = std::fs::File::create(path).unwrap();
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("csv") => arrow::csv::WriterBuilder::new().with_header(true).build(file).write(batch).unwrap(),
+        Some("ndjson" | "jsonl" | "json") => {
+            let mut writer = arrow::json::LineDelimitedWriter::new(file);
+            writer.write(batch).unwrap();
+            writer.finish().unwrap();
+        }
+        _ => panic!("{} is neither CSV nor NDJSON", path.display()),
+    }
+}
+
+/// A whole Parquet, CSV or NDJSON file as one batch, read as the scorer reads its inputs.
+pub fn read_any(path: &Path) -> RecordBatch {
+    let input = sentiment::io::Input::open(path.to_str().unwrap()).unwrap();
+    let batches: Vec<RecordBatch> = input.batches(1024).map(Result::unwrap).collect();
+    arrow::compute::concat_batches(input.schema(), &batches).unwrap()
+}
+
+/// The `sentiment_score` column of a batch, `None` for NULL.
+pub fn score_column(batch: &RecordBatch) -> Vec<Option<f32>> {
+    use arrow::array::AsArray;
+    let column = batch.column_by_name("sentiment_score").expect("a sentiment_score column");
+    let column = arrow::compute::cast(column, &arrow::datatypes::DataType::Float32).unwrap();
+    column.as_primitive::<arrow::datatypes::Float32Type>().iter().collect()
+}

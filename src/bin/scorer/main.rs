@@ -7,10 +7,8 @@
 mod cluster;
 mod eval;
 mod explain;
-mod input;
 mod models;
 mod options;
-mod output;
 mod plot;
 mod progress;
 mod score;
@@ -44,9 +42,9 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Score Parquet files: every row kept, a score and a label appended.
+    /// Score Parquet, CSV or NDJSON files: every row kept, a score and a label appended.
     Score(score::ScoreArgs),
-    /// Run SQL over Parquet tables with the sentiment functions.
+    /// Run SQL over Parquet, CSV and NDJSON tables with the sentiment functions.
     Sql(sql::SqlArgs),
     /// Score NDJSON or plain lines from stdin to NDJSON on stdout, as they arrive.
     Stream(stream::StreamArgs),

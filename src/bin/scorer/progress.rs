@@ -4,12 +4,13 @@ use std::io::IsTerminal;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-/// A bar over `total` rows, drawn on stderr only when it is a terminal.
-pub fn bar(total: u64, what: &str) -> ProgressBar {
+/// A bar over `total` rows (a spinner when the total is unknown), drawn on stderr only when it
+/// is a terminal.
+pub fn bar(total: Option<u64>, what: &str) -> ProgressBar {
     if !std::io::stderr().is_terminal() {
-        return ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::hidden());
+        return ProgressBar::with_draw_target(total, ProgressDrawTarget::hidden());
     }
-    let bar = ProgressBar::new(total);
+    let bar = total.map_or_else(ProgressBar::no_length, ProgressBar::new);
     bar.set_style(
         ProgressStyle::with_template("{msg} {wide_bar} {human_pos}/{human_len} rows ({per_sec}, {eta})")
             .expect("valid template"),

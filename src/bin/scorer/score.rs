@@ -1,36 +1,28 @@
-//! `scorer score` (and `scorer --input`): Parquet in, the same rows with their sentiment out.
+//! `scorer score` (and `scorer --input`): Parquet, CSV or NDJSON in, the same rows with their
+//! sentiment out, in the input's format unless `--output` names another.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use anyhow::{Context, Result, bail};
-use arrow::array::{ArrayRef, RecordBatch};
-use arrow::datatypes::{DataType, Field, Schema};
+use anyhow::{Result, bail};
 use clap::Args;
-use parquet::arrow::ArrowWriter;
-use parquet::basic::Compression;
-use parquet::file::properties::WriterProperties;
-use sentiment::batch::{label_array, score_array};
+use sentiment::io::{FileFormat, Input};
+use sentiment::scoring::{ColumnClash, Columns, FileScorer};
 use serde::Serialize;
 
-use crate::input::ParquetInput;
 use crate::options::ModelOptions;
-use crate::output::AtomicFile;
 
-/// Rows per Parquet row group written: several per file, so that readers can split the work.
-/// Pages are Snappy-compressed, as Spark writes them: a fraction of the size of plain pages for
-/// review text, and cheap enough that compression stays a small share of a scoring run.
-const ROW_GROUP_SIZE: usize = 65_536;
-
-/// Score every review of Parquet files; write them out with a score and a label column.
+/// Score every review of Parquet, CSV or NDJSON files; write them out with a score and a label
+/// column.
 #[derive(Debug, Clone, Args)]
 pub struct ScoreArgs {
-    /// A Parquet file, a folder of them, or a glob such as 'landing/*.parquet'.
+    /// A Parquet, CSV or NDJSON file (by extension), a folder of them, or a glob such as
+    /// 'landing/*.parquet'.
     #[arg(long)]
     pub input: String,
-    /// The output Parquet file [default: <input stem>.scored.parquet beside the input].
+    /// The output file; its extension names its format [default: <input stem>.scored.<input
+    /// extension> beside the input, in the input's format].
     #[arg(long)]
     pub output: Option<PathBuf>,
     /// The column holding the review text.
@@ -84,73 +76,54 @@ pub fn run(args: &ScoreArgs) -> Result<()> {
     // The model first: a missing or broken model stops the job before any data is read.
     let (catalog, name) = args.model.open()?;
     let model = catalog.model(&name)?;
-    let input = ParquetInput::open(&args.input)?;
-    let column = input.text_column(&args.column)?;
-    for name in [&args.score_column, &args.label_column_out] {
-        if input.schema().field_with_name(name).is_ok() {
-            bail!(
-                "the input already has a column {name:?}; choose other output names with \
-                 --score-column and --label-column-out"
-            );
-        }
+    let input = Input::open(&args.input)?;
+    let columns = Columns {
+        text: args.column.clone(),
+        score: args.score_column.clone(),
+        label: args.label_column_out.clone(),
+    };
+    if let Err(e) = columns.output_schema(&input) {
+        return Err(match e.downcast::<ColumnClash>() {
+            Ok(clash) => anyhow::anyhow!("{clash}; choose other names with --score-column and --label-column-out"),
+            Err(e) => e,
+        });
     }
-    if args.score_column == args.label_column_out {
-        bail!("--score-column and --label-column-out are both {:?}", args.score_column);
-    }
-    let output = args.output.clone().unwrap_or_else(|| input.default_output());
+    let (output, format) = match &args.output {
+        Some(path) => (path.clone(), FileFormat::of_path(path)?),
+        None => (input.default_output(input.format()), input.format()),
+    };
     if output.exists() && !args.overwrite {
         bail!("{} already exists; pass --overwrite to replace it", output.display());
     }
     #[cfg(feature = "cluster")]
     if let Some(url) = &args.cluster {
-        let rows = on_cluster(args, url, catalog, &name, &output)?;
+        let rows = on_cluster(args, url, catalog, &name, &output, format)?;
         let seconds = started.elapsed().as_secs_f64();
         let rows_per_second = rows as f64 / seconds.max(1e-9);
         let summary = Summary { output, model: name, rows, seconds, rows_per_second, share_positive: None };
         return print_summary(&summary, args.json);
     }
 
-    let mut fields = input.schema().fields().to_vec();
-    fields.push(Arc::new(Field::new(&args.score_column, DataType::Float32, true)));
-    fields.push(Arc::new(Field::new(&args.label_column_out, DataType::Utf8, true)));
-    let schema = Arc::new(Schema::new_with_metadata(fields, input.schema().metadata().clone()));
-
-    let file = AtomicFile::create(&output)?;
-    let properties = WriterProperties::builder()
-        .set_max_row_group_row_count(Some(ROW_GROUP_SIZE))
-        .set_compression(Compression::SNAPPY)
-        .build();
-    let mut writer = ArrowWriter::try_new(file.handle()?, schema.clone(), Some(properties))?;
     let progress = crate::progress::bar(input.rows(), "scoring");
-    let (mut rows, mut positive, mut scored) = (0u64, 0u64, 0u64);
-    for batch in input.batches(args.batch_size)? {
+    let scorer = FileScorer { model: &model, vocabulary: catalog.vocabulary(), columns, batch_size: args.batch_size };
+    let totals = scorer.score_file(&input, &output, format, |rows| {
         if crate::INTERRUPTED.load(Ordering::Relaxed) {
             bail!(crate::Interrupted);
         }
-        let batch = batch?;
-        let scores = score_array(&model, catalog.vocabulary(), batch.column(column))?;
-        let labels = label_array(&scores);
-        scored += (scores.len() - arrow::array::Array::null_count(&scores)) as u64;
-        positive += scores.iter().flatten().filter(|&p| p > sentiment::metrics::THRESHOLD).count() as u64;
-        let mut columns: Vec<ArrayRef> = batch.columns().to_vec();
-        columns.push(Arc::new(scores));
-        columns.push(Arc::new(labels));
-        writer.write(&RecordBatch::try_new(schema.clone(), columns)?)?;
-        rows += batch.num_rows() as u64;
-        progress.inc(batch.num_rows() as u64);
-    }
-    writer.close().with_context(|| format!("cannot finish {}", output.display()))?;
-    file.commit()?;
+        progress.inc(rows);
+        Ok(())
+    })?;
     progress.finish_and_clear();
 
     let seconds = started.elapsed().as_secs_f64();
+    let share_positive = if totals.scored == 0 { 0.0 } else { totals.positive as f64 / totals.scored as f64 };
     let summary = Summary {
         output,
         model: name,
-        rows,
+        rows: totals.rows,
         seconds,
-        rows_per_second: rows as f64 / seconds.max(1e-9),
-        share_positive: Some(if scored == 0 { 0.0 } else { positive as f64 / scored as f64 }),
+        rows_per_second: totals.rows as f64 / seconds.max(1e-9),
+        share_positive: Some(share_positive),
     };
     print_summary(&summary, args.json)
 }
@@ -164,12 +137,18 @@ fn on_cluster(
     catalog: sentiment::catalog::Catalog,
     model: &str,
     output: &std::path::Path,
+    format: FileFormat,
 ) -> Result<u64> {
     let quote = |name: &str| format!("\"{}\"", name.replace('"', "\"\""));
-    let file = AtomicFile::create(output)?;
+    let file = sentiment::io::AtomicFile::create(output)?;
+    let stored_as = match format {
+        FileFormat::Parquet => "PARQUET",
+        FileFormat::Csv => "CSV",
+        FileFormat::Ndjson => "JSON",
+    };
     let query = format!(
         "COPY (SELECT *, CASE WHEN {score} > {threshold} THEN 'positive' WHEN {score} IS NOT NULL THEN 'negative' END AS {label} \
-         FROM (SELECT *, sentiment({column}, '{model}') AS {score} FROM reviews)) TO '{temp}' STORED AS PARQUET",
+         FROM (SELECT *, sentiment({column}, '{model}') AS {score} FROM reviews)) TO '{temp}' STORED AS {stored_as}",
         score = quote(&args.score_column),
         label = quote(&args.label_column_out),
         column = quote(&args.column),
@@ -178,8 +157,8 @@ fn on_cluster(
     );
     let threads = args.model.threads();
     let rows = crate::options::runtime(crate::options::default_threads())?.block_on(async {
-        let ctx = sentiment::cluster::connect(url, Arc::new(catalog), threads).await?;
-        crate::sql::register_table(&ctx, "reviews", &args.input).await?;
+        let ctx = sentiment::cluster::connect(url, std::sync::Arc::new(catalog), threads).await?;
+        sentiment::sql::register_table(&ctx, "reviews", &args.input).await?;
         let batches = ctx.sql(&query).await?.collect().await?;
         let counts = batches.first().and_then(|b| {
             arrow::array::AsArray::as_primitive_opt::<arrow::datatypes::UInt64Type>(b.column(0)).cloned()

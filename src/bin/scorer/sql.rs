@@ -1,4 +1,4 @@
-//! `scorer sql`: SQL over Parquet tables with the sentiment functions registered.
+//! `scorer sql`: SQL over Parquet, CSV and NDJSON tables with the sentiment functions registered.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -7,8 +7,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result, bail};
 use arrow::array::RecordBatch;
 use clap::{Args, ValueEnum};
-use datafusion::datasource::file_format::options::ReadOptions;
-use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
+use datafusion::prelude::{SessionConfig, SessionContext};
 use datafusion::sql::parser::DFParser;
 use sentiment::catalog::Catalog;
 
@@ -23,10 +22,11 @@ pub struct SqlArgs {
     /// Read the SQL from a file.
     #[arg(short = 'f', long)]
     file: Option<PathBuf>,
-    /// A table: NAME=PATH, where PATH is a Parquet file, folder or glob. Repeatable.
+    /// A table: NAME=PATH, where PATH is a Parquet, CSV or NDJSON file (by extension), a folder
+    /// or a glob. Repeatable.
     #[arg(long = "table", value_name = "NAME=PATH", value_parser = parse_table)]
     tables: Vec<(String, String)>,
-    /// A Parquet file, folder or glob to query as the table `reviews`.
+    /// A Parquet, CSV or NDJSON file, folder or glob to query as the table `reviews`.
     #[arg(long)]
     input: Option<String>,
     /// How results are printed; json is one object per line.
@@ -79,7 +79,7 @@ pub fn run(args: &SqlArgs) -> Result<()> {
             tables.push(("reviews".to_owned(), input.clone()));
         }
         for (name, path) in &tables {
-            register_table(&ctx, name, path).await?;
+            sentiment::sql::register_table(&ctx, name, path).await?;
         }
         let statements = DFParser::parse_sql(&sql).context("cannot parse the SQL")?;
         if statements.is_empty() {
@@ -104,25 +104,6 @@ async fn context(args: &SqlArgs, catalog: Arc<Catalog>, partitions: usize) -> Re
     let mut ctx = SessionContext::new_with_config(SessionConfig::new().with_target_partitions(partitions));
     sentiment::sql::register_all(&mut ctx, catalog)?;
     Ok(ctx)
-}
-
-/// Registers the Parquet file, folder or glob `path` as table `name`.
-pub async fn register_table(ctx: &SessionContext, name: &str, path: &str) -> Result<()> {
-    let files = crate::input::expand(path)?;
-    let files: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
-    let options = ParquetReadOptions::default();
-    let table_paths: Vec<_> = files
-        .iter()
-        .map(datafusion::datasource::listing::ListingTableUrl::parse)
-        .collect::<datafusion::error::Result<_>>()?;
-    let config = datafusion::datasource::listing::ListingTableConfig::new_with_multi_paths(table_paths)
-        .with_listing_options(options.to_listing_options(&ctx.copied_config(), ctx.copied_table_options()))
-        .infer_schema(&ctx.state())
-        .await
-        .with_context(|| format!("cannot read table {name} from {path}"))?;
-    let table = datafusion::datasource::listing::ListingTable::try_new(config)?;
-    ctx.register_table(name, Arc::new(table)).with_context(|| format!("cannot register table {name}"))?;
-    Ok(())
 }
 
 fn print(batches: &[RecordBatch], format: Format) -> Result<()> {

@@ -36,7 +36,6 @@ impl AtomicFile {
     }
 
     /// The temporary file's path, for writers that open it themselves.
-    #[cfg_attr(not(feature = "cluster"), allow(dead_code))]
     pub fn temp_path(&self) -> &Path {
         &self.temp
     }

@@ -1,0 +1,12 @@
+//! Review files in and out: Parquet, CSV (with a header line) and NDJSON, told apart by their
+//! extension; inputs that are one file, a folder or a glob; outputs that appear whole or not at all.
+
+pub mod atomic;
+pub mod format;
+pub mod input;
+pub mod output;
+
+pub use atomic::AtomicFile;
+pub use format::FileFormat;
+pub use input::Input;
+pub use output::OutputFile;
