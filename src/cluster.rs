@@ -89,15 +89,11 @@ async fn check_version(ctx: &SessionContext, url: &str, expected: &str) -> Resul
     let batches = tokio::time::timeout(Duration::from_secs(60), answer)
         .await
         .map_err(|_| anyhow!("the cluster at {url} did not answer within 60 s (are its executors running?)"))?
-        .map_err(|e| {
-            if e.to_string().contains("sentiment_version") {
-                anyhow!(
-                    "the executors of the cluster at {url} do not have the sentiment functions \
-                     (start them with `scorer executor`): {e}"
-                )
-            } else {
-                anyhow!("the cluster at {url} failed: {e}")
-            }
+        .with_context(|| {
+            format!(
+                "the cluster at {url} could not run sentiment_version() (are its executors started with `scorer \
+                 executor`, which has the sentiment functions?)"
+            )
         })?;
     let found = batches
         .iter()

@@ -95,13 +95,13 @@ impl SentimentModel {
             // Batch shapes vary, so ONNX Runtime's memory-pattern planning would only hold memory.
             let mut builder = Session::builder(environment)?
                 .with_intra_threads(threads)
-                .map_err(|e| anyhow::anyhow!("{e}"))?
+                .map_err(ort::Error::<()>::from)?
                 .with_memory_pattern(false)
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
+                .map_err(ort::Error::<()>::from)?;
             if provider == Provider::Cuda {
                 builder = builder
                     .with_execution_providers([ort::ep::CUDA::default().build().error_on_failure()])
-                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+                    .map_err(ort::Error::<()>::from)?;
             }
             Ok(builder.commit_from_file(path)?)
         })()

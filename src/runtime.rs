@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use anyhow::{Context, Result, anyhow};
 
@@ -16,25 +16,43 @@ pub const ORT_VERSION: &str = "1.31.1";
 /// The environment variable that names the library file, overriding every other place.
 pub const DYLIB_ENV: &str = "ORT_DYLIB_PATH";
 
+/// Why ONNX Runtime could not be started. The process keeps the first answer, so it is `Clone`;
+/// ONNX Runtime's own error stays reachable as the source.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum RuntimeError {
+    /// No library file was found; the message says where the scorer looked.
+    #[error("{0}")]
+    NotFound(String),
+    /// The library was found but would not load.
+    #[error("cannot load ONNX Runtime from {}", library.display())]
+    Load {
+        /// The library file.
+        library: PathBuf,
+        /// Why it would not load.
+        #[source]
+        source: Arc<ort::LoadDynamicError>,
+    },
+    /// The library loaded but its environment would not start.
+    #[error("cannot start ONNX Runtime")]
+    Start(#[source] Arc<ort::Error>),
+}
+
 /// The process-wide ONNX Runtime environment; sessions are created from it.
 pub fn environment() -> Result<&'static ort::environment::Environment> {
-    static ENVIRONMENT: OnceLock<std::result::Result<ort::environment::Environment, String>> = OnceLock::new();
-    ENVIRONMENT
-        .get_or_init(|| {
-            let library = locate_library().map_err(|e| format!("{e:#}"))?;
-            tracing::debug!(library = %library.display(), "loading ONNX Runtime");
-            ort::init_from(&library)
-                .map_err(|e| format!("cannot load ONNX Runtime from {}: {e}", library.display()))?
-                .with_name("sentiment")
-                .build()
-                .map_err(|e| format!("cannot start ONNX Runtime: {e}"))
-        })
-        .as_ref()
-        .map_err(|e| anyhow!("{e}"))
+    static ENVIRONMENT: OnceLock<std::result::Result<ort::environment::Environment, RuntimeError>> = OnceLock::new();
+    let environment = ENVIRONMENT.get_or_init(|| {
+        let library = locate_library().map_err(|e| RuntimeError::NotFound(format!("{e:#}")))?;
+        tracing::debug!(library = %library.display(), "loading ONNX Runtime");
+        let builder = ort::init_from(&library)
+            .map_err(|source| RuntimeError::Load { library: library.clone(), source: Arc::new(source) })?;
+        builder.with_name("sentiment").build().map_err(|source| RuntimeError::Start(Arc::new(source)))
+    });
+    environment.as_ref().map_err(|e| e.clone().into())
 }
 
 /// Where a model runs.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum Provider {
     /// ONNX Runtime's CPU execution provider.
@@ -51,7 +69,7 @@ impl Provider {
     /// loaded ONNX Runtime has no CUDA execution provider.
     pub fn resolve(self) -> Result<Provider> {
         use ort::ep::ExecutionProvider;
-        let cuda = ort::ep::CUDA::is_available().map_err(|e| anyhow!("cannot query ONNX Runtime's providers: {e}"))?;
+        let cuda = ort::ep::CUDA::is_available().context("cannot query ONNX Runtime's providers")?;
         match (self, cuda) {
             (Provider::Cpu, _) => Ok(Provider::Cpu),
             (Provider::Cuda | Provider::Auto, true) => Ok(Provider::Cuda),

@@ -87,11 +87,14 @@ pub fn reviews(args: &ScalarFunctionArgs) -> Result<ArrayRef> {
     args.args[0].to_array(args.number_rows)
 }
 
-/// Runs `body`, turning an error into an execution error and a panic into one too.
+/// Runs `body`: its error becomes [`DataFusionError::External`] holding a
+/// [`crate::FunctionError`] (the original error is its source), and a panic an execution error.
 pub fn guarded<T>(function: &str, body: impl FnOnce() -> anyhow::Result<T>) -> Result<T> {
     match std::panic::catch_unwind(AssertUnwindSafe(body)) {
         Ok(Ok(value)) => Ok(value),
-        Ok(Err(e)) => Err(DataFusionError::Execution(format!("{function}: {e:#}"))),
+        Ok(Err(source)) => {
+            Err(DataFusionError::External(Box::new(crate::FunctionError { function: function.to_owned(), source })))
+        }
         Err(panic) => {
             let message = panic
                 .downcast_ref::<String>()

@@ -40,6 +40,29 @@ pub struct Word {
     pub weight: Option<f32>,
 }
 
+/// A function's failure while it ran, as it reaches DataFusion inside
+/// `DataFusionError::External`: which function, and the model set's error as its source, so that
+/// a caller can tell failures apart by type (`downcast_ref`), not by message.
+#[derive(Debug)]
+pub struct FunctionError {
+    /// The SQL function's name.
+    pub function: String,
+    /// What the model set reported.
+    pub source: anyhow::Error,
+}
+
+impl std::fmt::Display for FunctionError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {:#}", self.function, self.source)
+    }
+}
+
+impl std::error::Error for FunctionError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(self.source.as_ref())
+    }
+}
+
 /// The models the functions run: named, one of them the default. Implementations load each model
 /// once and share it between queries and threads.
 pub trait ModelSet: Debug + Send + Sync {

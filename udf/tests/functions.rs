@@ -26,7 +26,7 @@ impl GoodWords {
 
 impl ModelSet for GoodWords {
     fn names(&self) -> Vec<String> {
-        vec!["share".into(), "inverse".into(), "panics".into()]
+        vec!["share".into(), "inverse".into(), "panics".into(), "broken".into()]
     }
     fn default_model(&self) -> &str {
         "share"
@@ -39,6 +39,9 @@ impl ModelSet for GoodWords {
     }
     fn score(&self, model: &str, reviews: &dyn Array) -> anyhow::Result<Float32Array> {
         assert_ne!(model, "panics", "a bug in the model set");
+        if model == "broken" {
+            return Err(ModelBroken.into());
+        }
         let strings = arrow::compute::cast(&arrow::array::make_array(reviews.to_data()), &DataType::Utf8)?;
         Ok(strings.as_string::<i32>().iter().map(|t| t.map(|t| Self::share(t, model))).collect())
     }
@@ -61,6 +64,18 @@ impl ModelSet for GoodWords {
             .collect())
     }
 }
+
+/// The error of model "broken", a type of its own.
+#[derive(Debug)]
+struct ModelBroken;
+
+impl std::fmt::Display for ModelBroken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the model file is broken")
+    }
+}
+
+impl std::error::Error for ModelBroken {}
 
 fn context() -> SessionContext {
     let mut ctx = SessionContext::new();
@@ -147,4 +162,33 @@ async fn version_names_the_model_set() {
     let versions = batches[0].column(0).as_string::<i32>();
     assert_eq!(versions.len(), 3);
     assert!(versions.iter().all(|v| v == Some("good-words 1")));
+}
+
+#[test]
+fn a_model_failure_reaches_the_caller_with_its_type() {
+    use arrow::datatypes::Field;
+    use datafusion::common::{ScalarValue, config::ConfigOptions};
+    use datafusion::error::DataFusionError;
+    use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl};
+
+    let function = sentiment_udf::Sentiment::probability(Arc::new(GoodWords));
+    let args = ScalarFunctionArgs {
+        args: vec![
+            ColumnarValue::Array(Arc::new(StringArray::from(vec!["good film"]))),
+            ColumnarValue::Scalar(ScalarValue::Utf8(Some("broken".into()))),
+        ],
+        arg_fields: vec![
+            Arc::new(Field::new("review", DataType::Utf8, true)),
+            Arc::new(Field::new("model", DataType::Utf8, false)),
+        ],
+        number_rows: 1,
+        return_field: Arc::new(Field::new("sentiment", DataType::Float32, true)),
+        config_options: Arc::new(ConfigOptions::default()),
+    };
+    let err = function.invoke_with_args(args).unwrap_err();
+    let DataFusionError::External(external) = &err else { panic!("expected an external error, got {err:?}") };
+    let failure = external.downcast_ref::<sentiment_udf::FunctionError>().expect("a FunctionError");
+    assert_eq!(failure.function, "sentiment");
+    assert!(failure.source.downcast_ref::<ModelBroken>().is_some(), "the model set's error keeps its type");
+    assert_eq!(failure.to_string(), "sentiment: the model file is broken");
 }
