@@ -88,8 +88,9 @@ fn options() -> Result<Options> {
     Ok(options)
 }
 
+/// The repository root (the benchmark is a target of cli/).
 fn repo() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("cli/ is in the repository")
 }
 
 fn main() -> Result<()> {

@@ -1,7 +1,6 @@
 //! The shipped models give the same scores in Python's onnxruntime, a second and independent
 //! client, as in the Rust scorer: to 1e-5 on 256 IMDB test reviews and the sample reviews.
 
-use std::path::Path;
 use std::process::Command;
 
 use sentiment::catalog::Catalog;
@@ -12,7 +11,7 @@ use sentiment::text::MAX_TOKENS;
 
 #[test]
 fn python_onnxruntime_agrees_with_the_rust_scorer() {
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let repo = crate::common::repo();
     let catalog = Catalog::open(&repo.join("models"), 1, Provider::Cpu).unwrap();
     let mut texts = LabeledReviews::load(&repo.join("../shared/data/imdb/test.parquet"), "review", None)
         .unwrap()

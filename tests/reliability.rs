@@ -157,7 +157,7 @@ fn a_missing_input_is_named() {
     let out = scorer(&["--input", "/no/such/reviews.parquet"]);
     assert_fails_naming(&out, &["/no/such/reviews.parquet", "does not exist"]);
     let out = scorer(&["--input", "/no/such/*.parquet"]);
-    assert_fails_naming(&out, &["no Parquet files in /no/such/*.parquet"]);
+    assert_fails_naming(&out, &["no Parquet, CSV or NDJSON files in /no/such/*.parquet"]);
 }
 
 #[test]

@@ -13,8 +13,8 @@ struct Golden {
 }
 
 fn golden() -> Vec<Golden> {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/golden/tokenize.jsonl");
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("cannot read {path}: {e}"));
+    let path = crate::common::repo().join("../shared/golden/tokenize.jsonl");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
     text.lines().map(|l| serde_json::from_str(l).expect("golden line")).collect()
 }
 

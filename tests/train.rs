@@ -12,7 +12,7 @@ use sentiment::train::teacher::TeacherOptions;
 use sentiment::train::trainer::Options;
 
 fn imdb(split: &str) -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data/imdb")).join(format!("{split}.parquet"))
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/data/imdb")).join(format!("{split}.parquet"))
 }
 
 fn job(architecture: Architecture, out_dir: &std::path::Path, train: usize, test: usize, epochs: usize) -> Job {

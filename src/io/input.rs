@@ -152,7 +152,9 @@ fn read_schema(file: &Path, format: FileFormat) -> Result<(SchemaRef, Option<u64
         }
         FileFormat::Ndjson => {
             let (schema, _) = arrow::json::reader::infer_json_schema(BufReader::new(handle), Some(INFER_RECORDS))
-                .with_context(|| format!("{} is not a readable NDJSON file (one JSON object per line)", file.display()))?;
+                .with_context(|| {
+                    format!("{} is not a readable NDJSON file (one JSON object per line)", file.display())
+                })?;
             Ok((Arc::new(schema), None))
         }
     }
@@ -177,17 +179,17 @@ fn open_batches(
             Box::new(builder.build()?)
         }
         FileFormat::Csv => {
-            let mut builder = arrow::csv::ReaderBuilder::new(schema.clone())
-                .with_format(csv_format())
-                .with_batch_size(batch_size);
+            let mut builder =
+                arrow::csv::ReaderBuilder::new(schema.clone()).with_format(csv_format()).with_batch_size(batch_size);
             if let Some(columns) = columns {
                 builder = builder.with_projection(columns);
             }
             Box::new(builder.build(handle)?)
         }
         FileFormat::Ndjson => {
-            let reader =
-                arrow::json::ReaderBuilder::new(schema.clone()).with_batch_size(batch_size).build(BufReader::new(handle))?;
+            let reader = arrow::json::ReaderBuilder::new(schema.clone())
+                .with_batch_size(batch_size)
+                .build(BufReader::new(handle))?;
             match columns {
                 Some(columns) => Box::new(reader.map(move |batch| batch.and_then(|b| b.project(&columns)))),
                 None => Box::new(reader),
@@ -227,7 +229,8 @@ pub fn expand(spec: &str) -> Result<(FileFormat, Vec<PathBuf>)> {
             .filter(|p| p.is_file() && FileFormat::from_extension(p).is_some())
             .collect();
         // A folder of mixed files is read in the first format of FileFormat::ALL it holds.
-        let format = FileFormat::ALL.into_iter().find(|f| files.iter().any(|p| FileFormat::from_extension(p) == Some(*f)));
+        let format =
+            FileFormat::ALL.into_iter().find(|f| files.iter().any(|p| FileFormat::from_extension(p) == Some(*f)));
         files.retain(|p| FileFormat::from_extension(p) == format);
         files
     } else if spec.contains(['*', '?', '[']) {

@@ -27,7 +27,7 @@ pub struct OutputFile {
 
 enum Writer {
     Parquet(Box<ArrowWriter<File>>),
-    Csv(arrow::csv::Writer<BufWriter<File>>),
+    Csv(Box<arrow::csv::Writer<BufWriter<File>>>),
     Ndjson(arrow::json::LineDelimitedWriter<BufWriter<File>>),
 }
 
@@ -45,7 +45,7 @@ impl OutputFile {
                 Writer::Parquet(Box::new(ArrowWriter::try_new(handle, schema, Some(properties))?))
             }
             FileFormat::Csv => {
-                Writer::Csv(arrow::csv::WriterBuilder::new().with_header(true).build(BufWriter::new(handle)))
+                Writer::Csv(Box::new(arrow::csv::WriterBuilder::new().with_header(true).build(BufWriter::new(handle))))
             }
             // Every line has every column: NULL is written as null, not left out.
             FileFormat::Ndjson => Writer::Ndjson(

@@ -77,11 +77,8 @@ pub fn run(args: &ScoreArgs) -> Result<()> {
     let (catalog, name) = args.model.open()?;
     let model = catalog.model(&name)?;
     let input = Input::open(&args.input)?;
-    let columns = Columns {
-        text: args.column.clone(),
-        score: args.score_column.clone(),
-        label: args.label_column_out.clone(),
-    };
+    let columns =
+        Columns { text: args.column.clone(), score: args.score_column.clone(), label: args.label_column_out.clone() };
     if let Err(e) = columns.output_schema(&input) {
         return Err(match e.downcast::<ColumnClash>() {
             Ok(clash) => anyhow::anyhow!("{clash}; choose other names with --score-column and --label-column-out"),
