@@ -210,6 +210,9 @@ pub struct Contract {
     pub vocabulary: String,
     /// Names of the outputs the file provides.
     pub outputs: Vec<String>,
+    /// How the network was folded into per-word lookups, for the models that were.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub folded: Option<String>,
 }
 
 /// The label word for a probability.

@@ -76,6 +76,8 @@ fn learns_exports_and_agrees(architecture: Architecture) {
     )
     .unwrap();
     assert_eq!(model.outputs(), card.contract.outputs.as_slice());
+    let token_wise = matches!(architecture, Architecture::Mlp | Architecture::WeightedMlp);
+    assert_eq!(card.contract.folded.is_some(), token_wise, "the token-wise MLPs, and only they, are folded");
     let loaded = sentiment::card::ModelCard::load(&dir.path().join(format!("{}.json", architecture.name()))).unwrap();
     assert_eq!(loaded, card);
 }

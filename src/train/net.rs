@@ -96,6 +96,29 @@ pub trait Net: std::fmt::Debug {
     fn forward(&self, x: &Tensor, lengths: &Tensor, mask: &Tensor, train: bool) -> NetOutput;
     /// The same computation as ONNX nodes.
     fn export(&self, g: &mut Graph, x: &str, lengths: &str, mask: &str) -> NetOutput<String>;
+    /// The same computation as lookups of values precomputed for every word, where each word's
+    /// values depend on that word alone: `vectors` holds every id's word vector
+    /// (`[vocab + 1, dim]`) and `ids` is the graph's token-id input. `None` (the default) when the
+    /// network looks across words.
+    fn export_folded(
+        &self,
+        _g: &mut Graph,
+        _vectors: &Tensor,
+        _ids: &str,
+        _lengths: &str,
+        _mask: &str,
+    ) -> Option<NetOutput<String>> {
+        None
+    }
+}
+
+/// What [`SentimentNet::export`] wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exported {
+    /// The names of the file's outputs.
+    pub outputs: Vec<String>,
+    /// True when the network was folded into per-word lookups (no GloVe table in the file).
+    pub folded: bool,
 }
 
 /// Sizes and regularisation of a model (training settings live in the trainer's options).
@@ -158,20 +181,25 @@ impl SentimentNet {
         &self.words
     }
 
-    /// Writes the model as ONNX (its GloVe table is the external file beside it) and returns the
-    /// names of its outputs.
-    pub fn export(&self, path: &Path, metadata: &[(&str, String)]) -> Result<Vec<String>> {
+    /// Writes the model as ONNX. A network whose words are judged one at a time is folded: its
+    /// per-word values are computed here for the whole vocabulary and the file looks them up; any
+    /// other reads the GloVe table from the external file beside it.
+    pub fn export(&self, path: &Path, metadata: &[(&str, String)]) -> Result<Exported> {
         let batch = Dimension::Named("batch");
         let tokens = Dimension::Fixed(MAX_TOKENS_I64);
         let mut g = Graph::new(self.shape.architecture.name());
         let ids = g.input(INPUT_TOKEN_IDS, DataType::INT64, &[batch, tokens]);
         let lengths = g.input(INPUT_LENGTHS, DataType::INT64, &[batch]);
-        let x = self.words.export(&mut g, &ids);
         let positions = g.ints("positions", &[1, MAX_TOKENS_I64], &(0..MAX_TOKENS_I64).collect::<Vec<_>>());
         let column = g.reshape(&lengths, &[-1, 1]);
         let inside = g.op("Less", &[&positions, &column], vec![]);
         let mask = g.op("Cast", &[&inside], vec![super::onnx::Attr::Int("to", DataType::FLOAT as i64)]);
-        let out = self.net.export(&mut g, &x, &lengths, &mask);
+        let folded = self.net.export_folded(&mut g, &self.words.table(), &ids, &lengths, &mask);
+        let is_folded = folded.is_some();
+        let out = folded.unwrap_or_else(|| {
+            let x = self.words.export(&mut g, &ids);
+            self.net.export(&mut g, &x, &lengths, &mask)
+        });
         let probability = g.op("Sigmoid", &[&out.logit], vec![]);
         let mut names = vec![OUTPUT_PROBABILITY.to_owned(), OUTPUT_TOKEN_SCORES.to_owned()];
         g.output(&probability, OUTPUT_PROBABILITY, DataType::FLOAT, &[batch]);
@@ -186,6 +214,6 @@ impl SentimentNet {
             names.push(OUTPUT_ATTENTION.to_owned());
         }
         g.save(path, self.shape.architecture.description(), metadata)?;
-        Ok(names)
+        Ok(Exported { outputs: names, folded: is_folded })
     }
 }

@@ -28,6 +28,11 @@ use crate::metrics::Metrics;
 use crate::model::{CONTRACT_VERSION, SentimentModel};
 use crate::vocab::Vocabulary;
 
+/// What a folded model's card says of its file.
+pub const FOLDED: &str = "each word's sub-score and weight depend on that word alone, so the exporter computed them for \
+                          every vocabulary id and the file looks them up (Gather), then pools them as the model does; \
+                          it needs no GloVe table";
+
 /// Test reviews scored by both tch and ONNX Runtime after export.
 pub const PARITY_REVIEWS: usize = 256;
 /// Largest difference in P(positive) allowed between tch and ONNX Runtime.
@@ -191,7 +196,7 @@ pub fn run(job: &Job) -> Result<Trained> {
     replace_shared_file(&job.out_dir.join(GLOVE_FILE), &net.word_vectors().glove_bytes())?;
     let onnx_path = job.out_dir.join(format!("{name}.onnx"));
     let metadata = [("model", name.to_owned()), ("contract_version", CONTRACT_VERSION.to_string())];
-    let outputs = net.export(&onnx_path, &metadata)?;
+    let exported = net.export(&onnx_path, &metadata)?;
 
     let model = SentimentModel::load(&onnx_path, 1, crate::runtime::Provider::Cpu)?;
     let score =
@@ -249,7 +254,8 @@ pub fn run(job: &Job) -> Result<Trained> {
             version: CONTRACT_VERSION,
             opset: super::onnx::OPSET,
             vocabulary: VOCABULARY_FILE.to_owned(),
-            outputs,
+            outputs: exported.outputs,
+            folded: exported.folded.then(|| FOLDED.to_owned()),
         },
         distillation,
         runs,

@@ -73,9 +73,52 @@ impl Net for TokenWise {
         };
         let out = self.mlp.export(g, &features);
         let logit = export_positive_logit(g, &out);
-        let token_scores = g.op("Mul", &[&logit, mask], vec![]);
-        let token_weights = match self.pooling {
-            Pooling::Mean => {
+        let weight = (self.pooling == Pooling::Weighted).then(|| {
+            let raw = select_last(g, &out, 2);
+            g.op("Sigmoid", &[&raw], vec![])
+        });
+        NetOutput { attention, ..self.export_pooling(g, &logit, weight.as_deref(), lengths, mask) }
+    }
+
+    /// Without attention every word's sub-score and weight depend on that word alone: they are
+    /// computed here for every id of the vocabulary, and the graph only looks them up.
+    fn export_folded(
+        &self,
+        g: &mut Graph,
+        vectors: &Tensor,
+        ids: &str,
+        lengths: &str,
+        mask: &str,
+    ) -> Option<NetOutput<String>> {
+        if self.attention.is_some() {
+            return None;
+        }
+        let _no_grad = tch::no_grad_guard();
+        let out = self.mlp.forward(vectors, false);
+        let scores = g.weight("word_scores", &positive_logit(&out));
+        let logit = g.op("Gather", &[&scores, ids], vec![]);
+        let weight = (self.pooling == Pooling::Weighted).then(|| {
+            let weights = g.weight("word_weights", &out.select(-1, 2).sigmoid());
+            g.op("Gather", &[&weights, ids], vec![])
+        });
+        Some(self.export_pooling(g, &logit, weight.as_deref(), lengths, mask))
+    }
+}
+
+impl TokenWise {
+    /// The pooling of per-word `logit`s `[batch, 100]` (and, for weighted pooling, per-word
+    /// `weight`s in (0, 1)) into the review's logit, as graph nodes.
+    fn export_pooling(
+        &self,
+        g: &mut Graph,
+        logit: &str,
+        weight: Option<&str>,
+        lengths: &str,
+        mask: &str,
+    ) -> NetOutput<String> {
+        let token_scores = g.op("Mul", &[logit, mask], vec![]);
+        let token_weights = match weight {
+            None => {
                 let one = g.ints("one", &[], &[1]);
                 let at_least_one = g.op("Max", &[lengths, &one], vec![]);
                 let count = g.op(
@@ -86,15 +129,11 @@ impl Net for TokenWise {
                 let count = g.reshape(&count, &[-1, 1]);
                 g.op("Div", &[mask, &count], vec![])
             }
-            Pooling::Weighted => {
-                let raw = select_last(g, &out, 2);
-                let weight = g.op("Sigmoid", &[&raw], vec![]);
-                g.op("Mul", &[&weight, mask], vec![])
-            }
+            Some(weight) => g.op("Mul", &[weight, mask], vec![]),
         };
         let weighted = g.op("Mul", &[&token_scores, &token_weights], vec![]);
         let axes = g.ints("axes", &[1], &[1]);
         let logit = g.op("ReduceSum", &[&weighted, &axes], vec![Attr::Int("keepdims", 0)]);
-        NetOutput { logit, token_scores, token_weights: Some(token_weights), attention }
+        NetOutput { logit, token_scores, token_weights: Some(token_weights), attention: None }
     }
 }

@@ -47,6 +47,13 @@ impl WordVectors {
         }
     }
 
+    /// Every id's vector, `[vocab + 1, dim]`, without gradients.
+    pub fn table(&self) -> Tensor {
+        let _no_grad = tch::no_grad_guard();
+        let ids = Tensor::arange(self.glove.size()[0], (Kind::Int64, self.glove.device())).unsqueeze(0);
+        self.forward(&ids).squeeze_dim(0)
+    }
+
     /// Writes the lookup into `g`: GloVe from the shared external file, learned vectors inline.
     pub fn export(&self, g: &mut Graph, ids: &str) -> String {
         let [rows, dim] = self.glove.size()[..] else { unreachable!("the table is 2-D") };
