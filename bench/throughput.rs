@@ -8,6 +8,8 @@
 //!     words, Python onnxruntime, pyarrow) on IMDB test;
 //! (c) the model-only ceiling: ONNX Runtime on reviews already turned into token ids;
 //! (d) `COPY (SELECT *, sentiment(review) ...) TO ...` through `scorer sql`;
+//! (e) the floor: the library's `scorer score` loop (Parquet in, tokens and ids, Parquet out) with
+//!     the model call taken out and a constant score, in-process, on every file of (a);
 //! and `scorer score` with 1 thread against all threads. Also the tokenizer's speed on one core.
 //! Every run of (a), (b) and (d) is a separate process, timed from start to exit, loading
 //! included; peak RSS is that process's `VmHWM`, sampled every 10 ms.
@@ -18,13 +20,16 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, Result, anyhow, bail};
-use arrow::array::{ArrayRef, AsArray, Int64Array, RecordBatch, StringArray};
+use arrow::array::{ArrayRef, AsArray, Float32Array, Int64Array, RecordBatch, StringArray};
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use plotters::prelude::*;
+use sentiment::batch::text_values;
 use sentiment::catalog::Catalog;
 use sentiment::encoding::EncodedBatch;
+use sentiment::io::{FileFormat, Input};
 use sentiment::runtime::Provider;
+use sentiment::scoring::{Columns, FileScorer};
 use serde::Serialize;
 
 const ALL_MODELS: [&str; 5] = ["rnn", "gru", "mlp", "weighted-mlp", "attention"];
@@ -60,6 +65,9 @@ struct Report {
     test_reviews: usize,
     tokenizer_mb_per_s: f64,
     encode_reviews_per_s: f64,
+    /// (e) seconds on IMDB test, then on each large file by rows.
+    floor_test_seconds: f64,
+    floor_large: Vec<(usize, f64)>,
     models: Vec<ModelResult>,
 }
 
@@ -105,6 +113,12 @@ fn main() -> Result<()> {
     let (tokenizer_mb_per_s, encode_reviews_per_s) = tokenizer_speed(&texts)?;
     let sizes: &[usize] = if options.quick { &[100_000] } else { &[100_000, 1_000_000] };
     let large = build_large_inputs(work.path(), sizes)?;
+    let floor_out = work.path().join("floor.parquet");
+    let floor_test_seconds = floor(&test, &floor_out, threads)?;
+    let mut floor_large = Vec::new();
+    for (rows, input) in &large {
+        floor_large.push((*rows, floor(input, &floor_out, threads)?));
+    }
 
     let mut models = Vec::new();
     for model in &options.models {
@@ -147,8 +161,16 @@ fn main() -> Result<()> {
             large: runs,
         });
     }
-    let report =
-        Report { machine, threads, test_reviews: texts.len(), tokenizer_mb_per_s, encode_reviews_per_s, models };
+    let report = Report {
+        machine,
+        threads,
+        test_reviews: texts.len(),
+        tokenizer_mb_per_s,
+        encode_reviews_per_s,
+        floor_test_seconds,
+        floor_large,
+        models,
+    };
     print_report(&report);
     if let Some(path) = &options.json {
         std::fs::write(path, serde_json::to_string_pretty(&report)?)?;
@@ -264,6 +286,26 @@ fn ceiling(model: &str, texts: &[String], threads: usize) -> Result<f64> {
     Ok(started.elapsed().as_secs_f64())
 }
 
+/// (e) Seconds the library's file scoring loop takes on `input` with `threads` cores when the
+/// model call is taken out: read, tokens and ids, a constant score, write. The fastest `scorer
+/// score` could be on this machine.
+fn floor(input: &Path, output: &Path, threads: usize) -> Result<f64> {
+    let catalog = Catalog::open(&repo().join("models"), 1, Provider::Cpu)?;
+    let vocabulary = catalog.vocabulary();
+    let no_model = |reviews: &dyn arrow::array::Array| -> Result<Float32Array> {
+        let batch = EncodedBatch::encode(vocabulary, &text_values(reviews)?);
+        Ok(batch.lengths.iter().map(|&words| (words > 0).then_some(0.5)).collect())
+    };
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build()?;
+    let started = Instant::now();
+    pool.install(|| {
+        let input = Input::open(&input.display().to_string())?;
+        let scorer = FileScorer { score: &no_model, columns: Columns::default(), batch_size: 8192 };
+        scorer.score_file(&input, output, FileFormat::Parquet, |_| Ok(()))
+    })?;
+    Ok(started.elapsed().as_secs_f64())
+}
+
 /// Parquet files of `id` and `review` with `rows` reviews each, IMDB's 100,000 repeated.
 fn build_large_inputs(dir: &Path, sizes: &[usize]) -> Result<Vec<(usize, PathBuf)>> {
     let data = repo().join("../shared/data/imdb");
@@ -303,11 +345,12 @@ fn print_report(r: &Report) {
         r.tokenizer_mb_per_s, r.encode_reviews_per_s
     );
     println!("IMDB test, {n} reviews, reviews/s (process start to exit, model loading included, except (c)):\n");
+    println!("(e) floor, no model: {:.0} reviews/s\n", per_second(n, r.floor_test_seconds));
     println!(
-        "| model | (a) scorer score | (b) Python way | (c) model only | (d) SQL | a/b | a/c | d/a | 1 → {} threads | Python agrees |",
+        "| model | (a) scorer score | (b) Python way | (c) model only | (d) SQL | a/b | a/c | d/a | a/e | 1 → {} threads | Python agrees |",
         r.threads
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for m in &r.models {
         let (a, b, c, d) = (
             per_second(n, m.scorer.seconds),
@@ -316,11 +359,12 @@ fn print_report(r: &Report) {
             per_second(n, m.sql.seconds),
         );
         println!(
-            "| {} | {a:.0} | {b:.0} | {c:.0} | {d:.0} | {:.1}× | {:.0}% | {:.0}% | {:.2}× | {:.2}% |",
+            "| {} | {a:.0} | {b:.0} | {c:.0} | {d:.0} | {:.1}× | {:.0}% | {:.0}% | {:.0}% | {:.2}× | {:.2}% |",
             m.model,
             a / b,
             100.0 * a / c,
             100.0 * d / a,
+            100.0 * r.floor_test_seconds / m.scorer.seconds,
             m.scorer_one_thread.seconds / m.scorer.seconds,
             100.0 * m.python_agrees
         );
@@ -329,8 +373,13 @@ fn print_report(r: &Report) {
     let sizes: Vec<usize> =
         r.models.first().map(|m| m.large.iter().map(|(rows, _)| *rows).collect()).unwrap_or_default();
     let header: Vec<String> = sizes.iter().map(|rows| format!("{rows} rows: reviews/s | peak RSS")).collect();
-    println!("| model | IMDB test peak RSS | {} | a/c at the largest |", header.join(" | "));
-    println!("|---|---:|{}---:|", "---:|---:|".repeat(sizes.len()));
+    println!("| model | IMDB test peak RSS | {} | a/c at the largest | a/e at the largest |", header.join(" | "));
+    println!("|---|---:|{}---:|---:|", "---:|---:|".repeat(sizes.len()));
+    // The floor's row: its rate under each size, no RSS (it runs inside the benchmark), no ratios.
+    let floor_cells: Vec<String> =
+        r.floor_large.iter().map(|(rows, seconds)| format!("{:.0} | ", per_second(*rows, *seconds))).collect();
+    println!("| (e) floor, no model | | {}| | |", floor_cells.join(" | "));
+    let floor_largest = r.floor_large.last().map_or(f64::NAN, |(rows, seconds)| per_second(*rows, *seconds));
     for m in &r.models {
         let cells: Vec<String> = m
             .large
@@ -339,11 +388,12 @@ fn print_report(r: &Report) {
             .collect();
         let largest = m.large.last().map_or(f64::NAN, |(rows, run)| per_second(*rows, run.seconds));
         println!(
-            "| {} | {:.0} MB | {} | {:.0}% |",
+            "| {} | {:.0} MB | {} | {:.0}% | {:.0}% |",
             m.model,
             m.scorer.peak_rss_mb,
             cells.join(" | "),
-            100.0 * largest / per_second(n, m.ceiling_seconds)
+            100.0 * largest / per_second(n, m.ceiling_seconds),
+            100.0 * largest / floor_largest
         );
     }
 }

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Result;
-use arrow::array::{Array, ArrayRef, RecordBatch};
+use arrow::array::{Array, ArrayRef, Float32Array, RecordBatch};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 
 use crate::batch::{label_array, score_array};
@@ -74,17 +74,26 @@ pub struct Totals {
     pub positive: u64,
 }
 
-/// A model and the settings it scores files with.
-#[derive(Debug, Clone)]
+/// Turns a batch's review column into P(positive) per row (NULL for no score).
+pub type ScoreFn<'a> = dyn Fn(&dyn Array) -> Result<Float32Array> + Sync + 'a;
+
+/// What scores files, and the settings it scores them with.
 pub struct FileScorer<'a> {
-    /// The model.
-    pub model: &'a SentimentModel,
-    /// The vocabulary its token ids come from.
-    pub vocabulary: &'a Vocabulary,
+    /// The scoring of one batch's reviews: a model's (see [`model_scores`]), or any other,
+    /// such as the benchmark's floor, which encodes the reviews and scores nothing.
+    pub score: &'a ScoreFn<'a>,
     /// The column read and the columns appended.
     pub columns: Columns,
     /// Rows read and scored at a time.
     pub batch_size: usize,
+}
+
+/// A model's scoring of a batch of reviews, for [`FileScorer::score`].
+pub fn model_scores<'a>(
+    model: &'a SentimentModel,
+    vocabulary: &'a Vocabulary,
+) -> impl Fn(&dyn Array) -> Result<Float32Array> + Sync + 'a {
+    move |reviews| score_array(model, vocabulary, reviews)
 }
 
 impl FileScorer<'_> {
@@ -104,7 +113,7 @@ impl FileScorer<'_> {
         let mut totals = Totals::default();
         for batch in input.batches(self.batch_size) {
             let batch = batch?;
-            let scores = score_array(self.model, self.vocabulary, batch.column(text))?;
+            let scores = (self.score)(batch.column(text))?;
             let labels = label_array(&scores);
             totals.scored += (scores.len() - scores.null_count()) as u64;
             totals.positive += scores.iter().flatten().filter(|&p| p > THRESHOLD).count() as u64;

@@ -8,7 +8,7 @@ use std::time::Instant;
 use anyhow::{Result, bail};
 use clap::Args;
 use sentiment::io::{FileFormat, Input};
-use sentiment::scoring::{ColumnClash, Columns, FileScorer};
+use sentiment::scoring::{ColumnClash, Columns, FileScorer, model_scores};
 use serde::Serialize;
 
 use crate::options::ModelOptions;
@@ -102,7 +102,8 @@ pub fn run(args: &ScoreArgs) -> Result<()> {
     }
 
     let progress = crate::progress::bar(input.rows(), "scoring");
-    let scorer = FileScorer { model: &model, vocabulary: catalog.vocabulary(), columns, batch_size: args.batch_size };
+    let score = model_scores(&model, catalog.vocabulary());
+    let scorer = FileScorer { score: &score, columns, batch_size: args.batch_size };
     let totals = scorer.score_file(&input, &output, format, |rows| {
         if crate::INTERRUPTED.load(Ordering::Relaxed) {
             bail!(crate::Interrupted);
