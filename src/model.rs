@@ -9,6 +9,8 @@
 use std::path::Path;
 use std::sync::Mutex;
 
+use rayon::prelude::*;
+
 use anyhow::{Context, Result, bail};
 use ort::session::{OutputSelector, RunOptions, Session};
 use ort::value::TensorRef;
@@ -37,10 +39,21 @@ pub const CONTRACT_VERSION: u32 = 1;
 /// attention model much faster, in far less memory (docs/performance.md).
 pub const MAX_ROWS_PER_RUN: usize = 128;
 
-/// One ONNX model session, shared by every caller (runs are serialised on it).
+/// Metadata key of the exported file that names its architecture (`rnn`, `gru`, ...).
+pub const METADATA_MODEL: &str = "model";
+
+/// The architectures whose ONNX Runtime kernels (RNN, GRU) parallelise only within a time step,
+/// so that more intra-op threads barely help them (docs/performance.md): their threads are spent
+/// on sessions side by side instead.
+pub const RECURRENT_MODELS: [&str; 2] = ["rnn", "gru"];
+
+/// One ONNX model: a pool of ONNX Runtime sessions shared by every caller. A recurrent model on
+/// the CPU gets one single-threaded session per thread, and a batch's chunks run on them side by
+/// side; any other model gets one session whose intra-op threads are all the threads. Each
+/// session runs one call at a time.
 #[derive(Debug)]
 pub struct SentimentModel {
-    session: Mutex<Session>,
+    sessions: Vec<Mutex<Session>>,
     outputs: Vec<String>,
 }
 
@@ -83,31 +96,19 @@ impl Explanation {
 }
 
 impl SentimentModel {
-    /// Loads an `.onnx` file (its external data is read from the same folder) with `threads`
-    /// intra-op threads on `provider`, and checks that it follows the contract.
+    /// Loads an `.onnx` file (its external data is read from the same folder) to run on `threads`
+    /// cores on `provider`, and checks that it follows the contract.
     pub fn load(path: &Path, threads: usize, provider: Provider) -> Result<Self> {
-        let environment = crate::runtime::environment()?;
         if !path.is_file() {
             bail!("model file {} does not exist", path.display());
         }
+        // ONNX Runtime is loaded before anything asks it a question (the provider's).
+        crate::runtime::environment()?;
         let provider = provider.resolve()?;
-        let session = (|| -> Result<Session> {
-            // Batch shapes vary, so ONNX Runtime's memory-pattern planning would only hold memory.
-            let mut builder = Session::builder(environment)?
-                .with_intra_threads(threads)
-                .map_err(ort::Error::<()>::from)?
-                .with_memory_pattern(false)
-                .map_err(ort::Error::<()>::from)?;
-            if provider == Provider::Cuda {
-                builder = builder
-                    .with_execution_providers([ort::ep::CUDA::default().build().error_on_failure()])
-                    .map_err(ort::Error::<()>::from)?;
-            }
-            Ok(builder.commit_from_file(path)?)
-        })()
-        .with_context(|| format!("cannot load model {}", path.display()))?;
-        let inputs: Vec<&str> = session.inputs().iter().map(|i| i.name()).collect();
-        let outputs: Vec<String> = session.outputs().iter().map(|o| o.name().to_owned()).collect();
+        let threads = threads.max(1);
+        let first = open_session(path, threads, provider)?;
+        let inputs: Vec<&str> = first.inputs().iter().map(|i| i.name()).collect();
+        let outputs: Vec<String> = first.outputs().iter().map(|o| o.name().to_owned()).collect();
         if inputs != [INPUT_TOKEN_IDS, INPUT_LENGTHS] || !outputs.iter().any(|o| o == OUTPUT_PROBABILITY) {
             bail!(
                 "model {} does not follow the contract: inputs {inputs:?} (expected [{INPUT_TOKEN_IDS:?}, {INPUT_LENGTHS:?}]), \
@@ -115,7 +116,20 @@ impl SentimentModel {
                 path.display()
             );
         }
-        Ok(Self { session: Mutex::new(session), outputs })
+        let architecture = first.metadata().ok().and_then(|m| m.custom(METADATA_MODEL));
+        let recurrent = architecture.is_some_and(|a| RECURRENT_MODELS.contains(&a.as_str()));
+        let sessions = if recurrent && provider == Provider::Cpu && threads > 1 {
+            drop(first);
+            (0..threads).map(|_| open_session(path, 1, provider).map(Mutex::new)).collect::<Result<_>>()?
+        } else {
+            vec![Mutex::new(first)]
+        };
+        Ok(Self { sessions, outputs })
+    }
+
+    /// How many sessions run side by side.
+    pub fn sessions(&self) -> usize {
+        self.sessions.len()
     }
 
     /// The names of the model's outputs.
@@ -150,42 +164,80 @@ impl SentimentModel {
         Ok(explanation)
     }
 
-    /// Runs the model on the batch in chunks of at most [`MAX_ROWS_PER_RUN`] rows, handing
-    /// `take` the requested float outputs of each chunk, in order.
+    /// Runs the model on the batch in chunks of at most [`MAX_ROWS_PER_RUN`] rows, the chunks
+    /// split into one run of consecutive chunks per session, side by side; hands `take` the
+    /// requested float outputs of each chunk, in order.
     fn run_chunks(&self, batch: &EncodedBatch, wanted: &[&str], mut take: impl FnMut(&[&[f32]])) -> Result<()> {
-        let mut selector = OutputSelector::no_default();
-        for name in wanted {
-            selector = selector.with(*name);
-        }
-        let options = RunOptions::new()?.with_outputs(selector);
-        let mut session = self.session.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        for (ids, lengths) in
-            batch.token_ids.chunks(MAX_ROWS_PER_RUN * MAX_TOKENS).zip(batch.lengths.chunks(MAX_ROWS_PER_RUN))
-        {
-            // ONNX Runtime's RNN takes a matrix-vector path for a single row, whose sums round
-            // differently (by 1e-5); a lone review runs twice in one call, so that its score is
-            // the one it gets in any batch.
-            let kept = lengths.len();
-            let (ids, lengths): (std::borrow::Cow<[i64]>, std::borrow::Cow<[i64]>) = if lengths.len() == 1 {
-                ([ids, ids].concat().into(), [lengths, lengths].concat().into())
-            } else {
-                (ids.into(), lengths.into())
-            };
-            let rows = lengths.len();
-            let outputs = session.run_with_options(
-                ort::inputs![
-                    INPUT_TOKEN_IDS => TensorRef::from_array_view(([rows, MAX_TOKENS], &*ids))?,
-                    INPUT_LENGTHS => TensorRef::from_array_view(([rows], &*lengths))?,
-                ],
-                &options,
-            )?;
-            let mut slices = Vec::with_capacity(wanted.len());
-            for name in wanted {
-                let (_, data) = outputs[*name].try_extract_tensor::<f32>()?;
-                slices.push(&data[..data.len() / rows * kept]);
+        let chunks: Vec<(&[i64], &[i64])> =
+            batch.token_ids.chunks(MAX_ROWS_PER_RUN * MAX_TOKENS).zip(batch.lengths.chunks(MAX_ROWS_PER_RUN)).collect();
+        let per_session = chunks.len().div_ceil(self.sessions.len()).max(1);
+        let groups: Vec<Result<Vec<Vec<Vec<f32>>>>> = chunks
+            .par_chunks(per_session)
+            .zip(self.sessions.par_iter())
+            .map(|(group, session)| {
+                let mut session = session.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+                group.iter().map(|&(ids, lengths)| run_chunk(&mut session, ids, lengths, wanted)).collect()
+            })
+            .collect();
+        for group in groups {
+            for outputs in group? {
+                let slices: Vec<&[f32]> = outputs.iter().map(Vec::as_slice).collect();
+                take(&slices);
             }
-            take(&slices);
         }
         Ok(())
     }
+}
+
+/// A session on `provider` with `threads` intra-op threads.
+fn open_session(path: &Path, threads: usize, provider: Provider) -> Result<Session> {
+    let environment = crate::runtime::environment()?;
+    (|| -> Result<Session> {
+        // Batch shapes vary, so ONNX Runtime's memory-pattern planning would only hold memory.
+        let mut builder = Session::builder(environment)?
+            .with_intra_threads(threads)
+            .map_err(ort::Error::<()>::from)?
+            .with_memory_pattern(false)
+            .map_err(ort::Error::<()>::from)?;
+        if provider == Provider::Cuda {
+            builder = builder
+                .with_execution_providers([ort::ep::CUDA::default().build().error_on_failure()])
+                .map_err(ort::Error::<()>::from)?;
+        }
+        Ok(builder.commit_from_file(path)?)
+    })()
+    .with_context(|| format!("cannot load model {}", path.display()))
+}
+
+/// Runs one chunk of rows and returns the `wanted` outputs, each cut to the chunk's rows.
+fn run_chunk(session: &mut Session, ids: &[i64], lengths: &[i64], wanted: &[&str]) -> Result<Vec<Vec<f32>>> {
+    let mut selector = OutputSelector::no_default();
+    for name in wanted {
+        selector = selector.with(*name);
+    }
+    let options = RunOptions::new()?.with_outputs(selector);
+    // ONNX Runtime's RNN takes a matrix-vector path for a single row, whose sums round
+    // differently (by 1e-5); a lone review runs twice in one call, so that its score is
+    // the one it gets in any batch.
+    let kept = lengths.len();
+    let (ids, lengths): (std::borrow::Cow<[i64]>, std::borrow::Cow<[i64]>) = if lengths.len() == 1 {
+        ([ids, ids].concat().into(), [lengths, lengths].concat().into())
+    } else {
+        (ids.into(), lengths.into())
+    };
+    let rows = lengths.len();
+    let outputs = session.run_with_options(
+        ort::inputs![
+            INPUT_TOKEN_IDS => TensorRef::from_array_view(([rows, MAX_TOKENS], &*ids))?,
+            INPUT_LENGTHS => TensorRef::from_array_view(([rows], &*lengths))?,
+        ],
+        &options,
+    )?;
+    wanted
+        .iter()
+        .map(|name| {
+            let (_, data) = outputs[*name].try_extract_tensor::<f32>()?;
+            Ok(data[..data.len() / rows * kept].to_vec())
+        })
+        .collect()
 }

@@ -185,3 +185,19 @@ fn model_names_in_sql_cannot_reach_files() {
         assert!(stderr(&out).contains("unknown model"), "{name}: {}", stderr(&out));
     }
 }
+
+#[test]
+fn recurrent_models_spend_threads_on_sessions_side_by_side_with_the_same_scores() {
+    let texts = sentiment::data::LabeledReviews::load(&common::imdb("test"), "review", None).unwrap().head(600).texts;
+    let one = Catalog::open(&common::repo().join("models"), 1, Provider::Cpu).unwrap();
+    let four = Catalog::open(&common::repo().join("models"), 4, Provider::Cpu).unwrap();
+    let batch = sentiment::encoding::EncodedBatch::encode(one.vocabulary(), &texts);
+    for model in MODELS {
+        let (single, pooled) = (one.model(model).unwrap(), four.model(model).unwrap());
+        assert_eq!(single.sessions(), 1, "{model}");
+        let recurrent = sentiment::model::RECURRENT_MODELS.contains(&model);
+        assert_eq!(pooled.sessions(), if recurrent { 4 } else { 1 }, "{model}");
+        let (a, b) = (single.probabilities(&batch).unwrap(), pooled.probabilities(&batch).unwrap());
+        assert_close(&a.into_iter().map(Some).collect::<Vec<_>>(), &b.into_iter().map(Some).collect::<Vec<_>>(), model);
+    }
+}

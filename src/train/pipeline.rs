@@ -25,7 +25,7 @@ use crate::catalog::VOCABULARY_FILE;
 use crate::data::LabeledReviews;
 use crate::encoding::EncodedBatch;
 use crate::metrics::Metrics;
-use crate::model::{CONTRACT_VERSION, SentimentModel};
+use crate::model::{CONTRACT_VERSION, METADATA_MODEL, SentimentModel};
 use crate::vocab::Vocabulary;
 
 /// What a folded model's card says of its file.
@@ -195,7 +195,7 @@ pub fn run(job: &Job) -> Result<Trained> {
     glove.vocabulary.save(&job.out_dir.join(VOCABULARY_FILE))?;
     replace_shared_file(&job.out_dir.join(GLOVE_FILE), &net.word_vectors().glove_bytes())?;
     let onnx_path = job.out_dir.join(format!("{name}.onnx"));
-    let metadata = [("model", name.to_owned()), ("contract_version", CONTRACT_VERSION.to_string())];
+    let metadata = [(METADATA_MODEL, name.to_owned()), ("contract_version", CONTRACT_VERSION.to_string())];
     let exported = net.export(&onnx_path, &metadata)?;
 
     let model = SentimentModel::load(&onnx_path, 1, crate::runtime::Provider::Cpu)?;
