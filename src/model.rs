@@ -166,19 +166,22 @@ impl SentimentModel {
 
     /// Runs the model on the batch in chunks of at most [`MAX_ROWS_PER_RUN`] rows, the chunks
     /// split into one run of consecutive chunks per session, side by side; hands `take` the
-    /// requested float outputs of each chunk, in order.
+    /// requested float outputs of each chunk, in order. A single session runs on the calling
+    /// thread, leaving the cores to its own intra-op threads.
     fn run_chunks(&self, batch: &EncodedBatch, wanted: &[&str], mut take: impl FnMut(&[&[f32]])) -> Result<()> {
         let chunks: Vec<(&[i64], &[i64])> =
             batch.token_ids.chunks(MAX_ROWS_PER_RUN * MAX_TOKENS).zip(batch.lengths.chunks(MAX_ROWS_PER_RUN)).collect();
-        let per_session = chunks.len().div_ceil(self.sessions.len()).max(1);
-        let groups: Vec<Result<Vec<Vec<Vec<f32>>>>> = chunks
-            .par_chunks(per_session)
-            .zip(self.sessions.par_iter())
-            .map(|(group, session)| {
-                let mut session = session.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-                group.iter().map(|&(ids, lengths)| run_chunk(&mut session, ids, lengths, wanted)).collect()
-            })
-            .collect();
+        let run_group = |group: &[(&[i64], &[i64])], session: &Mutex<Session>| -> Result<Vec<Vec<Vec<f32>>>> {
+            let mut session = session.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            group.iter().map(|&(ids, lengths)| run_chunk(&mut session, ids, lengths, wanted)).collect()
+        };
+        let groups: Vec<Result<Vec<Vec<Vec<f32>>>>> = match self.sessions.as_slice() {
+            [session] => vec![run_group(&chunks, session)],
+            sessions => {
+                let per_session = chunks.len().div_ceil(sessions.len()).max(1);
+                chunks.par_chunks(per_session).zip(sessions.par_iter()).map(|(g, s)| run_group(g, s)).collect()
+            }
+        };
         for group in groups {
             for outputs in group? {
                 let slices: Vec<&[f32]> = outputs.iter().map(Vec::as_slice).collect();
