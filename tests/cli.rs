@@ -175,6 +175,13 @@ fn sql_copy_writes_a_parquet_file() {
     let out = scorer(&["sql", "--table", &format!("reviews={}", sample().display()), &query]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(read(&output).num_rows(), 18);
+    // Snappy pages, as `scorer score` writes them.
+    let file = std::fs::File::open(&output).unwrap();
+    let metadata =
+        parquet::file::reader::FileReader::metadata(&parquet::file::reader::SerializedFileReader::new(file).unwrap())
+            .clone();
+    let codec = metadata.row_group(0).column(0).compression();
+    assert_eq!(codec, parquet::basic::Compression::SNAPPY);
 }
 
 #[test]
