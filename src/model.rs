@@ -12,7 +12,7 @@ use std::sync::Mutex;
 use rayon::prelude::*;
 
 use anyhow::{Context, Result, bail};
-use ort::session::{OutputSelector, RunOptions, Session};
+use ort::session::{HasSelectedOutputs, OutputSelector, RunOptions, Session};
 use ort::value::TensorRef;
 
 use crate::encoding::EncodedBatch;
@@ -172,8 +172,13 @@ impl SentimentModel {
         let chunks: Vec<(&[i64], &[i64])> =
             batch.token_ids.chunks(MAX_ROWS_PER_RUN * MAX_TOKENS).zip(batch.lengths.chunks(MAX_ROWS_PER_RUN)).collect();
         let run_group = |group: &[(&[i64], &[i64])], session: &Mutex<Session>| -> Result<Vec<Vec<Vec<f32>>>> {
+            let mut selector = OutputSelector::no_default();
+            for name in wanted {
+                selector = selector.with(*name);
+            }
+            let options = RunOptions::new()?.with_outputs(selector);
             let mut session = session.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            group.iter().map(|&(ids, lengths)| run_chunk(&mut session, ids, lengths, wanted)).collect()
+            group.iter().map(|&(ids, lengths)| run_chunk(&mut session, &options, ids, lengths, wanted)).collect()
         };
         let groups: Vec<Result<Vec<Vec<Vec<f32>>>>> = match self.sessions.as_slice() {
             [session] => vec![run_group(&chunks, session)],
@@ -212,13 +217,15 @@ fn open_session(path: &Path, threads: usize, provider: Provider) -> Result<Sessi
     .with_context(|| format!("cannot load model {}", path.display()))
 }
 
-/// Runs one chunk of rows and returns the `wanted` outputs, each cut to the chunk's rows.
-fn run_chunk(session: &mut Session, ids: &[i64], lengths: &[i64], wanted: &[&str]) -> Result<Vec<Vec<f32>>> {
-    let mut selector = OutputSelector::no_default();
-    for name in wanted {
-        selector = selector.with(*name);
-    }
-    let options = RunOptions::new()?.with_outputs(selector);
+/// Runs one chunk of rows with `options` (which select the `wanted` outputs) and returns those
+/// outputs, each cut to the chunk's rows.
+fn run_chunk(
+    session: &mut Session,
+    options: &RunOptions<HasSelectedOutputs>,
+    ids: &[i64],
+    lengths: &[i64],
+    wanted: &[&str],
+) -> Result<Vec<Vec<f32>>> {
     // ONNX Runtime's RNN takes a matrix-vector path for a single row, whose sums round
     // differently (by 1e-5); a lone review runs twice in one call, so that its score is
     // the one it gets in any batch.
@@ -234,7 +241,7 @@ fn run_chunk(session: &mut Session, ids: &[i64], lengths: &[i64], wanted: &[&str
             INPUT_TOKEN_IDS => TensorRef::from_array_view(([rows, MAX_TOKENS], &*ids))?,
             INPUT_LENGTHS => TensorRef::from_array_view(([rows], &*lengths))?,
         ],
-        &options,
+        options,
     )?;
     wanted
         .iter()

@@ -35,6 +35,11 @@ impl AtomicFile {
         Ok(Self { target: target.to_owned(), temp, file, committed: false })
     }
 
+    /// The path the file takes when committed.
+    pub fn target(&self) -> &Path {
+        &self.target
+    }
+
     /// The temporary file's path, for writers that open it themselves.
     pub fn temp_path(&self) -> &Path {
         &self.temp

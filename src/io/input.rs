@@ -62,11 +62,6 @@ impl Input {
         self.format
     }
 
-    /// The files, sorted.
-    pub fn files(&self) -> &[PathBuf] {
-        &self.files
-    }
-
     /// The common schema.
     pub fn schema(&self) -> &SchemaRef {
         &self.schema

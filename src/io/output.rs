@@ -22,7 +22,6 @@ pub const ROW_GROUP_SIZE: usize = 65_536;
 pub struct OutputFile {
     file: AtomicFile,
     writer: Writer,
-    path: std::path::PathBuf,
 }
 
 enum Writer {
@@ -52,7 +51,7 @@ impl OutputFile {
                 arrow::json::WriterBuilder::new().with_explicit_nulls(true).build(BufWriter::new(handle)),
             ),
         };
-        Ok(Self { file, writer, path: path.to_owned() })
+        Ok(Self { file, writer })
     }
 
     /// Appends a batch.
@@ -67,7 +66,7 @@ impl OutputFile {
 
     /// Finishes the format's footer, flushes, and gives the file its name.
     pub fn finish(self) -> Result<()> {
-        let context = || format!("cannot finish {}", self.path.display());
+        let context = || format!("cannot finish {}", self.file.target().display());
         match self.writer {
             Writer::Parquet(writer) => {
                 writer.close().with_context(context)?;
