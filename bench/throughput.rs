@@ -300,7 +300,8 @@ fn floor(input: &Path, output: &Path, threads: usize) -> Result<f64> {
     let started = Instant::now();
     pool.install(|| {
         let input = Input::open(&input.display().to_string())?;
-        let scorer = FileScorer { score: &no_model, columns: Columns::default(), batch_size: 8192 };
+        let scorer =
+            FileScorer { score: &no_model, columns: Columns::default(), batch_size: 8192, metadata: Vec::new() };
         scorer.score_file(&input, output, FileFormat::Parquet, |_| Ok(()))
     })?;
     Ok(started.elapsed().as_secs_f64())

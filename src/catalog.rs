@@ -84,6 +84,16 @@ impl Catalog {
         self.cards.get(name).with_context(|| format!("unknown model {name:?}; the models are {:?}", self.names()))
     }
 
+    /// The `.onnx` file of the model called `name`.
+    pub fn model_file(&self, name: &str) -> PathBuf {
+        self.dir.join(format!("{name}.onnx"))
+    }
+
+    /// The provider the models were asked to run on, before `Auto` is resolved.
+    pub fn provider(&self) -> Provider {
+        self.provider
+    }
+
     /// The model called `name`, loading it on first use.
     pub fn model(&self, name: &str) -> Result<Arc<SentimentModel>> {
         self.card(name)?;
@@ -91,7 +101,7 @@ impl Catalog {
         if let Some(model) = loaded.get(name) {
             return Ok(model.clone());
         }
-        let path = self.dir.join(format!("{name}.onnx"));
+        let path = self.model_file(name);
         let model = Arc::new(SentimentModel::load(&path, self.threads, self.provider)?);
         let card = &self.cards[name];
         if model.outputs() != card.contract.outputs.as_slice() {

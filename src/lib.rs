@@ -18,6 +18,7 @@ pub mod io;
 pub mod machine;
 pub mod metrics;
 pub mod model;
+pub mod provenance;
 pub mod runtime;
 pub mod scoring;
 #[cfg(feature = "sql")]

@@ -55,6 +55,7 @@ pub const RECURRENT_MODELS: [&str; 2] = ["rnn", "gru"];
 pub struct SentimentModel {
     sessions: Vec<Mutex<Session>>,
     outputs: Vec<String>,
+    provider: Provider,
 }
 
 /// What a model says about a batch of reviews, beyond the probability.
@@ -124,7 +125,12 @@ impl SentimentModel {
         } else {
             vec![Mutex::new(first)]
         };
-        Ok(Self { sessions, outputs })
+        Ok(Self { sessions, outputs, provider })
+    }
+
+    /// The execution provider the sessions run on (`Auto` resolved).
+    pub fn provider(&self) -> Provider {
+        self.provider
     }
 
     /// How many sessions run side by side.

@@ -86,6 +86,8 @@ pub struct FileScorer<'a> {
     pub columns: Columns,
     /// Rows read and scored at a time.
     pub batch_size: usize,
+    /// Key-value pairs for a Parquet output's footer: the run's [`crate::provenance::Provenance`].
+    pub metadata: Vec<(String, String)>,
 }
 
 /// A model's scoring of a batch of reviews, for [`FileScorer::score`].
@@ -109,7 +111,7 @@ impl FileScorer<'_> {
     ) -> Result<Totals> {
         let schema = self.columns.output_schema(input)?;
         let text = input.text_column(&self.columns.text)?;
-        let mut file = OutputFile::create(output, format, schema.clone())?;
+        let mut file = OutputFile::create(output, format, schema.clone(), &self.metadata)?;
         let mut totals = Totals::default();
         for batch in input.batches(self.batch_size) {
             let batch = batch?;

@@ -12,8 +12,11 @@ use anyhow::Context;
 use arrow::array::{Array, Float32Array};
 use arrow::datatypes::DataType;
 use datafusion::datasource::file_format::options::ReadOptions;
+use datafusion::datasource::file_format::parquet::ParquetFormatFactory;
+use datafusion::datasource::file_format::{file_type_to_format, format_as_file_type};
 use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
-use datafusion::execution::FunctionRegistry;
+use datafusion::execution::{FunctionRegistry, SessionState};
+use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::{CsvReadOptions, JsonReadOptions, ParquetReadOptions, SessionContext};
 use sentiment_udf::{ModelSet, Word};
 
@@ -24,6 +27,7 @@ use crate::encoding::EncodedBatch;
 use crate::io::FileFormat;
 use crate::io::input::{INFER_RECORDS, expand};
 use crate::model::CONTRACT_VERSION;
+use crate::provenance::Provenance;
 
 impl ModelSet for Catalog {
     fn names(&self) -> Vec<String> {
@@ -75,6 +79,29 @@ impl ModelSet for Catalog {
 /// `catalog`'s models on a `SessionContext` or any other function registry.
 pub fn register_all(registry: &mut dyn FunctionRegistry, catalog: Arc<Catalog>) -> datafusion::error::Result<()> {
     sentiment_udf::register_all(registry, catalog)
+}
+
+/// `plan` with the scoring's [`Provenance`] in the footer of the files it writes, when it is a
+/// `COPY ... STORED AS PARQUET` whose query calls the models. The pairs go into the Parquet
+/// format's own options (the session's, as `state` holds them), which a Ballista cluster receives
+/// with the plan; a `'format.metadata::...'` option of the statement still overrides its key. Any
+/// other plan is returned as it came.
+pub fn with_provenance(plan: LogicalPlan, catalog: &Catalog, state: &SessionState) -> anyhow::Result<LogicalPlan> {
+    let LogicalPlan::Copy(mut copy) = plan else { return Ok(plan) };
+    let models = sentiment_udf::models_called(&copy.input, catalog);
+    let format = file_type_to_format(&copy.file_type)?;
+    let Some(parquet) = format.downcast_ref::<ParquetFormatFactory>() else {
+        return Ok(LogicalPlan::Copy(copy));
+    };
+    if models.is_empty() {
+        return Ok(LogicalPlan::Copy(copy));
+    }
+    let mut options = parquet.options.clone().unwrap_or_else(|| state.default_table_options().parquet);
+    for (key, value) in Provenance::of(catalog, &models)?.key_values() {
+        options.key_value_metadata.insert(key, Some(value));
+    }
+    copy.file_type = format_as_file_type(Arc::new(ParquetFormatFactory::new_with_options(options)));
+    Ok(LogicalPlan::Copy(copy))
 }
 
 /// Registers the reviews at `path` (a Parquet, CSV or NDJSON file, a folder or a glob, as

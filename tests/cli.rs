@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 
 use arrow::array::{Array, AsArray};
 use arrow::datatypes::Float32Type;
-use common::{read, repo, sample, scorer, stderr};
+use common::{provenance, read, repo, sample, scorer, stderr};
 
 #[test]
 fn scores_a_file_keeping_every_row_and_column() {
@@ -182,6 +182,62 @@ fn sql_copy_writes_a_parquet_file() {
             .clone();
     let codec = metadata.row_group(0).column(0).compression();
     assert_eq!(codec, parquet::basic::Compression::SNAPPY);
+}
+
+/// The SHA-256 of a shipped model's file, by coreutils.
+fn sha256sum(model: &str) -> String {
+    let out = Command::new("sha256sum").arg(repo().join("models").join(format!("{model}.onnx"))).output().unwrap();
+    String::from_utf8(out.stdout).unwrap().split_whitespace().next().unwrap().to_owned()
+}
+
+#[test]
+fn scored_parquet_files_say_what_scored_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let scored = dir.path().join("scored.parquet");
+    let out = scorer(&["--input", sample().to_str().unwrap(), "--output", scored.to_str().unwrap(), "--model", "rnn"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let footer = provenance(&scored);
+    assert_eq!(footer["sentiment.package"], "imdb-sentiment");
+    assert_eq!(footer["sentiment.version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(footer["sentiment.model"], "rnn");
+    assert_eq!(footer["sentiment.model_sha256"], sha256sum("rnn"));
+    assert_eq!(footer["sentiment.contract_version"], "1");
+    assert_eq!(footer["sentiment.provider"], "cpu");
+    let at = &footer["sentiment.scored_at"];
+    assert!(at.len() == 20 && at.starts_with("20") && at.ends_with('Z'), "RFC 3339 in UTC: {at}");
+
+    // A COPY names every model its query calls, in order, the default one included.
+    let copied = dir.path().join("copied.parquet");
+    let query = format!(
+        "COPY (SELECT id, sentiment(review, 'mlp') AS a, sentiment_label(review) AS b FROM reviews) TO '{}'",
+        copied.display()
+    );
+    let out = scorer(&["sql", "--input", sample().to_str().unwrap(), &query]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let footer = provenance(&copied);
+    assert_eq!(footer["sentiment.model"], "mlp,gru");
+    assert_eq!(footer["sentiment.model_sha256"], format!("{},{}", sha256sum("mlp"), sha256sum("gru")));
+    // A COPY that scores nothing claims nothing, and the statement's own metadata wins.
+    let query =
+        format!("COPY (SELECT id FROM reviews) TO '{}' OPTIONS ('format.metadata::owner' 'nightly')", copied.display());
+    assert!(scorer(&["sql", "--input", sample().to_str().unwrap(), &query]).status.success());
+    assert!(provenance(&copied).is_empty());
+}
+
+#[test]
+fn models_json_identifies_every_model_file() {
+    let out = scorer(&["models", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let models: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let names: Vec<&str> = models.iter().map(|m| m["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["attention", "gru", "mlp", "rnn", "weighted-mlp"]);
+    for model in &models {
+        let name = model["name"].as_str().unwrap();
+        assert_eq!(model["sha256"], sha256sum(name), "{name}");
+        assert_eq!(model["contract_version"], 1);
+        assert_eq!(model["default"], name == "gru");
+        assert!(model["test"]["accuracy"].as_f64().unwrap() > 0.8, "{name}");
+    }
 }
 
 #[test]

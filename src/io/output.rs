@@ -9,6 +9,7 @@ use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
+use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
 
 use super::{AtomicFile, FileFormat};
@@ -31,8 +32,9 @@ enum Writer {
 }
 
 impl OutputFile {
-    /// Starts writing batches of `schema` to `path` in `format`.
-    pub fn create(path: &Path, format: FileFormat, schema: SchemaRef) -> Result<Self> {
+    /// Starts writing batches of `schema` to `path` in `format`; a Parquet file's footer gets
+    /// `metadata`'s key-value pairs (CSV and NDJSON have no place for them).
+    pub fn create(path: &Path, format: FileFormat, schema: SchemaRef, metadata: &[(String, String)]) -> Result<Self> {
         let file = AtomicFile::create(path)?;
         let handle = file.handle()?;
         let writer = match format {
@@ -40,6 +42,9 @@ impl OutputFile {
                 let properties = WriterProperties::builder()
                     .set_max_row_group_row_count(Some(ROW_GROUP_SIZE))
                     .set_compression(Compression::SNAPPY)
+                    .set_key_value_metadata(Some(
+                        metadata.iter().map(|(key, value)| KeyValue::new(key.clone(), value.clone())).collect(),
+                    ))
                     .build();
                 Writer::Parquet(Box::new(ArrowWriter::try_new(handle, schema, Some(properties))?))
             }

@@ -2,6 +2,7 @@
 //! and reading and writing Parquet files.
 #![allow(dead_code)] // Each area uses its own subset.
 
+use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::Arc;
@@ -114,4 +115,12 @@ pub fn score_column(batch: &RecordBatch) -> Vec<Option<f32>> {
     let column = batch.column_by_name("sentiment_score").expect("a sentiment_score column");
     let column = arrow::compute::cast(column, &arrow::datatypes::DataType::Float32).unwrap();
     column.as_primitive::<arrow::datatypes::Float32Type>().iter().collect()
+}
+
+/// The `sentiment.*` key-value pairs of a Parquet file's footer: what scored it.
+pub fn provenance(path: &Path) -> std::collections::BTreeMap<String, String> {
+    let reader = parquet::file::reader::SerializedFileReader::new(File::open(path).unwrap()).unwrap();
+    let metadata = parquet::file::reader::FileReader::metadata(&reader).file_metadata().key_value_metadata().cloned();
+    let pairs = metadata.unwrap_or_default().into_iter().filter(|kv| kv.key.starts_with("sentiment."));
+    pairs.map(|kv| (kv.key, kv.value.unwrap_or_default())).collect()
 }

@@ -192,3 +192,19 @@ fn a_model_failure_reaches_the_caller_with_its_type() {
     assert!(failure.source.downcast_ref::<ModelBroken>().is_some(), "the model set's error keeps its type");
     assert_eq!(failure.to_string(), "sentiment: the model file is broken");
 }
+
+#[tokio::test]
+async fn models_called_names_each_model_once_in_order_subqueries_included() {
+    let ctx = context();
+    let plan = ctx
+        .sql(
+            "SELECT sentiment(review, 'inverse'), sentiment_label(review), sentiment(review, 'inverse') AS again FROM reviews \
+             WHERE id IN (SELECT id FROM reviews WHERE sentiment_explain(review, 'broken') IS NOT NULL)",
+        )
+        .await
+        .unwrap()
+        .into_unoptimized_plan();
+    assert_eq!(sentiment_udf::models_called(&plan, &GoodWords), ["inverse", "share", "broken"]);
+    let plain = ctx.sql("SELECT review FROM reviews").await.unwrap().into_unoptimized_plan();
+    assert!(sentiment_udf::models_called(&plain, &GoodWords).is_empty());
+}

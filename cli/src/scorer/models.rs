@@ -4,8 +4,12 @@ use std::io::Write;
 
 use anyhow::Result;
 use clap::Args;
+use sentiment::card::Spread;
 use sentiment::catalog::{Catalog, DEFAULT_MODEL};
+use sentiment::metrics::Metrics;
+use sentiment::provenance::{ModelIdentity, PACKAGE, VERSION};
 use sentiment::runtime::Provider;
+use serde::Serialize;
 
 use crate::options::ModelsDir;
 
@@ -16,14 +20,50 @@ pub struct ModelsArgs {
     #[command(flatten)]
     models_dir: ModelsDir,
     /// Print a Markdown table (as in models/README.md).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "json")]
     markdown: bool,
+    /// Print a JSON array: each model's name, file, SHA-256 and contract version (as scored
+    /// Parquet files record them in their footer), with its IMDB test metrics.
+    #[arg(long)]
+    json: bool,
+}
+
+/// One model as `--json` prints it.
+#[derive(Serialize)]
+struct ModelEntry<'a> {
+    #[serde(flatten)]
+    identity: ModelIdentity,
+    package: &'static str,
+    version: &'static str,
+    default: bool,
+    architecture: &'a str,
+    test: &'a Metrics,
+    test_accuracy_seeds: Option<&'a Spread>,
 }
 
 /// Prints one row per model.
 pub fn run(args: &ModelsArgs) -> Result<()> {
     let mut out = crate::stdout::stdout();
     let catalog = Catalog::open(&args.models_dir.path(), 1, Provider::Cpu)?;
+    if args.json {
+        let entries = catalog
+            .cards()
+            .map(|card| {
+                Ok(ModelEntry {
+                    identity: ModelIdentity::of(&catalog, &card.name)?,
+                    package: PACKAGE,
+                    version: VERSION,
+                    default: card.name == DEFAULT_MODEL,
+                    architecture: &card.architecture,
+                    test: &card.test,
+                    test_accuracy_seeds: card.seeds.as_ref().map(|s| &s.test_accuracy),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        serde_json::to_writer_pretty(&mut out, &entries)?;
+        writeln!(out)?;
+        return Ok(());
+    }
     if args.markdown {
         writeln!(
             out,

@@ -8,6 +8,7 @@ use std::time::Instant;
 use anyhow::{Result, bail};
 use clap::Args;
 use sentiment::io::{FileFormat, Input};
+use sentiment::provenance::Provenance;
 use sentiment::scoring::{ColumnClash, Columns, FileScorer, model_scores};
 use serde::Serialize;
 
@@ -103,7 +104,8 @@ pub fn run(args: &ScoreArgs) -> Result<()> {
 
     let progress = crate::progress::bar(input.rows(), "scoring");
     let score = model_scores(&model, catalog.vocabulary());
-    let scorer = FileScorer { score: &score, columns, batch_size: args.batch_size };
+    let metadata = Provenance::of(&catalog, std::slice::from_ref(&name))?.key_values();
+    let scorer = FileScorer { score: &score, columns, batch_size: args.batch_size, metadata };
     let totals = scorer.score_file(&input, &output, format, |rows| {
         if crate::INTERRUPTED.load(Ordering::Relaxed) {
             bail!(crate::Interrupted);
@@ -144,6 +146,7 @@ fn on_cluster(
         FileFormat::Csv => "CSV",
         FileFormat::Ndjson => "JSON",
     };
+
     let query = format!(
         "COPY (SELECT *, CASE WHEN {score} > {threshold} THEN 'positive' WHEN {score} IS NOT NULL THEN 'negative' END AS {label} \
          FROM (SELECT *, sentiment({column}, '{model}') AS {score} FROM reviews)) TO '{temp}' STORED AS {stored_as}",
@@ -155,9 +158,12 @@ fn on_cluster(
     );
     let threads = args.model.threads();
     let rows = crate::options::runtime(crate::options::default_threads())?.block_on(async {
-        let ctx = sentiment::cluster::connect(url, std::sync::Arc::new(catalog), threads).await?;
+        let catalog = std::sync::Arc::new(catalog);
+        let ctx = sentiment::cluster::connect(url, catalog.clone(), threads).await?;
         sentiment::sql::register_table(&ctx, "reviews", &args.input).await?;
-        let batches = ctx.sql(&query).await?.collect().await?;
+        let state = ctx.state();
+        let plan = sentiment::sql::with_provenance(state.create_logical_plan(&query).await?, &catalog, &state)?;
+        let batches = ctx.execute_logical_plan(plan).await?.collect().await?;
         let counts = batches.first().and_then(|b| {
             arrow::array::AsArray::as_primitive_opt::<arrow::datatypes::UInt64Type>(b.column(0)).cloned()
         });

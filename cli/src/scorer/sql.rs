@@ -73,7 +73,7 @@ pub fn run(args: &SqlArgs) -> Result<()> {
         // The partitions decode, tokenise and write in parallel; their model calls take turns on
         // one session per model, each call using every core.
         let catalog = Arc::new(args.runtime.catalog()?);
-        let ctx = context(args, catalog, partitions).await?;
+        let ctx = context(args, catalog.clone(), partitions).await?;
         let mut tables = args.tables.clone();
         if let Some(input) = &args.input {
             tables.push(("reviews".to_owned(), input.clone()));
@@ -86,7 +86,9 @@ pub fn run(args: &SqlArgs) -> Result<()> {
             bail!("no SQL statement given");
         }
         for statement in statements {
-            let plan = ctx.state().statement_to_plan(statement).await?;
+            let state = ctx.state();
+            let plan = state.statement_to_plan(statement).await?;
+            let plan = sentiment::sql::with_provenance(plan, &catalog, &state)?;
             let batches = ctx.execute_logical_plan(plan).await?.collect().await?;
             print(&batches, args.format)?;
         }
