@@ -51,7 +51,7 @@ pub fn environment() -> Result<&'static ort::environment::Environment> {
 }
 
 /// Where a model runs.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum Provider {
@@ -62,6 +62,20 @@ pub enum Provider {
     Cuda,
     /// CUDA when the loaded ONNX Runtime has it, else the CPU (said once in the log).
     Auto,
+}
+
+impl std::str::FromStr for Provider {
+    type Err = anyhow::Error;
+
+    /// `cpu`, `cuda` or `auto`, as the command line spells them.
+    fn from_str(name: &str) -> Result<Self> {
+        match name {
+            "cpu" => Ok(Provider::Cpu),
+            "cuda" => Ok(Provider::Cuda),
+            "auto" => Ok(Provider::Auto),
+            other => Err(anyhow!("unknown provider {other:?}: choose cpu, cuda or auto")),
+        }
+    }
 }
 
 impl Provider {

@@ -72,12 +72,24 @@ pub fn model_name(function: &str, models: &dyn ModelSet, model: Option<&ScalarVa
     Ok(name)
 }
 
-/// The model argument of a call at execution time (a literal, checked at planning).
+/// The model argument of a call at execution time (a literal, checked at planning). A host that
+/// calls across `datafusion-ffi` (datafusion-python) hands every argument over as an array, the
+/// literal repeated on every row: that is taken too, a column of differing names is not.
 pub fn model_at_run(function: &str, models: &dyn ModelSet, args: &ScalarFunctionArgs) -> Result<String> {
+    let repeated;
     let model = match args.args.get(1) {
         None => None,
         Some(ColumnarValue::Scalar(value)) => Some(value),
-        Some(ColumnarValue::Array(_)) => return plan_err!("{function}(review, model): model must be a literal"),
+        Some(ColumnarValue::Array(array)) if array.is_empty() => None,
+        Some(ColumnarValue::Array(array)) => {
+            repeated = ScalarValue::try_from_array(array, 0)?;
+            for row in 1..array.len() {
+                if ScalarValue::try_from_array(array, row)? != repeated {
+                    return plan_err!("{function}(review, model): model must be a literal");
+                }
+            }
+            Some(&repeated)
+        }
     };
     model_name(function, models, model)
 }

@@ -208,3 +208,36 @@ async fn models_called_names_each_model_once_in_order_subqueries_included() {
     let plain = ctx.sql("SELECT review FROM reviews").await.unwrap().into_unoptimized_plan();
     assert!(sentiment_udf::models_called(&plain, &GoodWords).is_empty());
 }
+
+/// `sentiment(reviews, model)` called directly, as a host across `datafusion-ffi` calls it: the
+/// model argument arrives as an array.
+fn invoke_with_model_array(models: Vec<&str>) -> datafusion::error::Result<Float32Array> {
+    use arrow::datatypes::Field;
+    use datafusion::common::config::ConfigOptions;
+    use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl};
+
+    let rows = models.len();
+    let args = ScalarFunctionArgs {
+        args: vec![
+            ColumnarValue::Array(Arc::new(StringArray::from(vec!["good good bad"; rows]))),
+            ColumnarValue::Array(Arc::new(StringArray::from(models))),
+        ],
+        arg_fields: vec![
+            Arc::new(Field::new("review", DataType::Utf8, true)),
+            Arc::new(Field::new("model", DataType::Utf8, false)),
+        ],
+        number_rows: rows,
+        return_field: Arc::new(Field::new("sentiment", DataType::Float32, true)),
+        config_options: Arc::new(ConfigOptions::default()),
+    };
+    let result = sentiment_udf::Sentiment::probability(Arc::new(GoodWords)).invoke_with_args(args)?;
+    Ok(result.into_array(rows)?.as_primitive::<Float32Type>().clone())
+}
+
+#[test]
+fn a_model_literal_handed_over_as_an_array_is_taken_and_differing_names_are_not() {
+    let scores = invoke_with_model_array(vec!["inverse", "inverse"]).unwrap();
+    assert_eq!(scores.values().as_ref(), [1.0 - 2.0 / 3.0, 1.0 - 2.0 / 3.0]);
+    let err = invoke_with_model_array(vec!["inverse", "share"]).unwrap_err().to_string();
+    assert!(err.contains("model must be a literal"), "{err}");
+}
