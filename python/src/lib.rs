@@ -125,7 +125,10 @@ fn score<'py>(
     let name = model_name(&catalog, model)?;
     let reviews = import_array(capsules)?;
     if !sentiment::batch::is_text_type(reviews.data_type()) {
-        return Err(PyTypeError::new_err(format!("reviews must be an Arrow string array, not {}", reviews.data_type())));
+        return Err(PyTypeError::new_err(format!(
+            "reviews must be an Arrow string array, not {}",
+            reviews.data_type()
+        )));
     }
     let scores = py.detach(|| {
         let model = catalog.model(&name)?;

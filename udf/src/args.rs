@@ -5,7 +5,7 @@ use arrow::array::ArrayRef;
 use arrow::datatypes::DataType;
 use datafusion::common::{ScalarValue, plan_err};
 use datafusion::error::{DataFusionError, Result};
-use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, Signature, Volatility};
+use datafusion::logical_expr::{ColumnarValue, DocSection, Documentation, ScalarFunctionArgs, Signature, Volatility};
 use std::hash::{Hash, Hasher};
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -37,6 +37,26 @@ impl std::ops::Deref for SharedModels {
     fn deref(&self) -> &Self::Target {
         self.0.as_ref()
     }
+}
+
+/// Where `SHOW FUNCTIONS` and DataFusion's generated function reference list the functions.
+pub const DOC_SECTION: DocSection = DocSection {
+    include: true,
+    label: "Sentiment Functions",
+    description: Some("The sentiment of review text, by the models of the host's model set."),
+};
+
+/// A function's documentation with the `review` and optional `model` arguments every scoring
+/// function takes.
+pub fn documented(description: &str, syntax: &str, example: &str) -> Documentation {
+    Documentation::builder(DOC_SECTION, description, syntax)
+        .with_sql_example(example)
+        .with_argument("review", "The review text: a VARCHAR (or LARGE/VIEW) expression; NULL gives NULL.")
+        .with_argument(
+            "model",
+            "Optional: a string literal naming one of the models; without it the default model runs.",
+        )
+        .build()
 }
 
 /// The signature of every sentiment function: checked by [`check_types`].

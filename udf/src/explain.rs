@@ -4,14 +4,16 @@
 //! What `score` and `weight` mean is the [`ModelSet`]'s to say; for the shipped models see the
 //! `imdb-sentiment` crate's `sql` module.
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use crate::args::SharedModels;
 use crate::{ModelSet, args};
 use arrow::array::{Float32Builder, ListBuilder, StringBuilder, StructBuilder};
 use arrow::datatypes::{DataType, Field, FieldRef, Fields};
 use datafusion::error::Result;
-use datafusion::logical_expr::{ColumnarValue, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDFImpl, Signature};
+use datafusion::logical_expr::{
+    ColumnarValue, Documentation, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDFImpl, Signature,
+};
 
 const NAME: &str = "sentiment_explain";
 
@@ -57,6 +59,19 @@ impl ScalarUDFImpl for SentimentExplain {
 
     fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
         Ok(return_type())
+    }
+
+    fn documentation(&self) -> Option<&Documentation> {
+        static DOCUMENTATION: LazyLock<Documentation> = LazyLock::new(|| {
+            args::documented(
+                "Every word of the review as the model read it, with its sub-score and its weight: \
+                 LIST<STRUCT<token VARCHAR, score FLOAT, weight FLOAT>>, ready for UNNEST. NULL for \
+                 a NULL review.",
+                "sentiment_explain(review [, model])",
+                "SELECT w.token, w.score FROM (SELECT unnest(sentiment_explain(review, 'mlp')) AS w FROM reviews)",
+            )
+        });
+        Some(&DOCUMENTATION)
     }
 
     fn return_field_from_args(&self, args: ReturnFieldArgs) -> Result<FieldRef> {

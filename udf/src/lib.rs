@@ -14,6 +14,7 @@
 
 mod args;
 pub mod explain;
+pub mod expr_fn;
 pub mod plan;
 pub mod score;
 pub mod version;
@@ -27,6 +28,7 @@ use datafusion::execution::FunctionRegistry;
 use datafusion::logical_expr::ScalarUDF;
 
 pub use explain::SentimentExplain;
+pub use expr_fn::ExprFunctions;
 pub use plan::models_called;
 pub use score::Sentiment;
 pub use version::SentimentVersion;

@@ -1,11 +1,13 @@
 //! `sentiment(review [, model])` and `sentiment_label(review [, model])`.
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use arrow::array::StringArray;
 use arrow::datatypes::{DataType, Field, FieldRef};
 use datafusion::error::Result;
-use datafusion::logical_expr::{ColumnarValue, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDFImpl, Signature};
+use datafusion::logical_expr::{
+    ColumnarValue, Documentation, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDFImpl, Signature,
+};
 
 use crate::args::SharedModels;
 use crate::{ModelSet, args};
@@ -69,6 +71,29 @@ impl ScalarUDFImpl for Sentiment {
     fn return_field_from_args(&self, args: ReturnFieldArgs) -> Result<FieldRef> {
         args::model_name(self.name(), &*self.models, args.scalar_arguments.get(1).copied().flatten())?;
         Ok(Arc::new(Field::new(self.name(), self.data_type(), true)))
+    }
+
+    fn documentation(&self) -> Option<&Documentation> {
+        static PROBABILITY: LazyLock<Documentation> = LazyLock::new(|| {
+            args::documented(
+                "The probability that a review is positive, from 0 to 1 (FLOAT). NULL for a NULL review \
+                 and for one with no words the models know.",
+                "sentiment(review [, model])",
+                "SELECT id, sentiment(review) AS score, sentiment(review, 'mlp') AS mlp_score FROM reviews",
+            )
+        });
+        static LABEL: LazyLock<Documentation> = LazyLock::new(|| {
+            args::documented(
+                "The review's label, 'positive' or 'negative' (VARCHAR), by its sentiment() above or \
+                 below one half. NULL where sentiment() is NULL.",
+                "sentiment_label(review [, model])",
+                "SELECT sentiment_label(review) AS label, count(*) FROM reviews GROUP BY 1",
+            )
+        });
+        Some(match self.output {
+            Output::Probability => &PROBABILITY,
+            Output::Label => &LABEL,
+        })
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {

@@ -1,12 +1,14 @@
 //! `sentiment_version()`: which functions and models answer where the query runs. On a cluster
 //! it runs on an executor, so a client compares it with its own before it sends work there.
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use arrow::datatypes::DataType;
 use datafusion::common::ScalarValue;
 use datafusion::error::Result;
-use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility};
+use datafusion::logical_expr::{
+    ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
+};
 
 use crate::ModelSet;
 use crate::args::SharedModels;
@@ -37,6 +39,20 @@ impl ScalarUDFImpl for SentimentVersion {
 
     fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
         Ok(DataType::Utf8)
+    }
+
+    fn documentation(&self) -> Option<&Documentation> {
+        static DOCUMENTATION: LazyLock<Documentation> = LazyLock::new(|| {
+            Documentation::builder(
+                crate::args::DOC_SECTION,
+                "The version of the functions and of the models (VARCHAR) in the process that runs \
+                 the query: on a cluster, an executor's.",
+                "sentiment_version()",
+            )
+            .with_sql_example("SELECT sentiment_version()")
+            .build()
+        });
+        Some(&DOCUMENTATION)
     }
 
     fn invoke_with_args(&self, _args: ScalarFunctionArgs) -> Result<ColumnarValue> {

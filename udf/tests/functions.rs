@@ -241,3 +241,57 @@ fn a_model_literal_handed_over_as_an_array_is_taken_and_differing_names_are_not(
     let err = invoke_with_model_array(vec!["inverse", "share"]).unwrap_err().to_string();
     assert!(err.contains("model must be a literal"), "{err}");
 }
+
+#[tokio::test]
+async fn dataframe_expressions_give_what_sql_gives() {
+    use datafusion::prelude::col;
+    let ctx = context();
+    let f = sentiment_udf::ExprFunctions::new(Arc::new(GoodWords));
+    let frame = ctx
+        .table("reviews")
+        .await
+        .unwrap()
+        .select(vec![
+            f.sentiment(col("review"), None).alias("a"),
+            f.sentiment_label(col("review"), Some("inverse")).alias("b"),
+            f.sentiment_explain(col("review"), None).alias("c"),
+            f.sentiment_version().alias("d"),
+        ])
+        .unwrap()
+        .collect()
+        .await
+        .unwrap();
+    let sql = query(
+        "SELECT sentiment(review) AS a, sentiment_label(review, 'inverse') AS b, sentiment_explain(review) AS c, \
+         sentiment_version() AS d FROM reviews",
+    )
+    .await
+    .unwrap();
+    assert_eq!(frame, sql);
+}
+
+#[tokio::test]
+async fn information_schema_describes_every_function() {
+    use datafusion::logical_expr::ScalarUDFImpl;
+    use datafusion::prelude::SessionConfig;
+
+    let doc = sentiment_udf::Sentiment::label(Arc::new(GoodWords)).documentation().cloned().unwrap();
+    assert_eq!(doc.syntax_example, "sentiment_label(review [, model])");
+    assert_eq!(doc.arguments.unwrap().iter().map(|(name, _)| name.as_str()).collect::<Vec<_>>(), ["review", "model"]);
+
+    let mut ctx = SessionContext::new_with_config(SessionConfig::new().with_information_schema(true));
+    sentiment_udf::register_all(&mut ctx, Arc::new(GoodWords)).unwrap();
+    let batches = ctx
+        .sql("SELECT routine_name, description, syntax_example FROM information_schema.routines WHERE routine_name LIKE 'sentiment%' ORDER BY 1")
+        .await
+        .unwrap()
+        .collect()
+        .await
+        .unwrap();
+    let names = arrow::compute::concat(&batches.iter().map(|b| b.column(0).as_ref()).collect::<Vec<_>>()).unwrap();
+    let names: Vec<_> = names.as_string::<i32>().iter().flatten().collect();
+    assert_eq!(names, ["sentiment", "sentiment_explain", "sentiment_label", "sentiment_version"]);
+    for batch in &batches {
+        assert_eq!(batch.column(1).null_count(), 0, "every function has a description");
+    }
+}
