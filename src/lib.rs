@@ -14,6 +14,8 @@ pub mod catalog;
 pub mod cluster;
 pub mod data;
 pub mod encoding;
+#[cfg(feature = "serve")]
+pub mod flight_server;
 pub mod io;
 pub mod machine;
 pub mod metrics;

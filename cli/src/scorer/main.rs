@@ -12,6 +12,8 @@ mod options;
 mod plot;
 mod progress;
 mod score;
+#[cfg(feature = "serve")]
+mod serve;
 mod sql;
 mod stdout;
 mod stream;
@@ -57,6 +59,10 @@ enum Command {
     /// Tokenise reviews with the models' text pipeline: one JSON string per stdin line in, one
     /// JSON array of tokens per stdout line out.
     Tokens,
+    /// Serve the sentiment functions over Arrow Flight to streaming databases (RisingWave,
+    /// Databend) until SIGINT or SIGTERM (feature `serve`).
+    #[cfg(feature = "serve")]
+    Serve(serve::ServeArgs),
     /// Start a Ballista scheduler that knows the sentiment functions (feature `cluster`).
     #[cfg(feature = "cluster")]
     Scheduler(cluster::SchedulerArgs),
@@ -68,6 +74,10 @@ enum Command {
 impl Command {
     /// True for the processes that serve until they are stopped.
     fn is_server(&self) -> bool {
+        #[cfg(feature = "serve")]
+        if matches!(self, Command::Serve(_)) {
+            return true;
+        }
         #[cfg(feature = "cluster")]
         if matches!(self, Command::Scheduler(_) | Command::Executor(_)) {
             return true;
@@ -105,6 +115,8 @@ fn main() -> ExitCode {
         Command::Explain(args) => explain::run(&args),
         Command::Models(args) => models::run(&args),
         Command::Tokens => tokens::run(std::io::stdin().lock(), stdout::stdout()),
+        #[cfg(feature = "serve")]
+        Command::Serve(args) => serve::run(&args),
         #[cfg(feature = "cluster")]
         Command::Scheduler(args) => cluster::scheduler(&args),
         #[cfg(feature = "cluster")]

@@ -1,0 +1,259 @@
+//! An Arrow Flight function server for streaming databases: the sentiment functions over the
+//! protocol of RisingWave's `arrow-udf` project, which RisingWave (`CREATE FUNCTION ... USING LINK`)
+//! and Databend's external functions speak.
+//!
+//! The protocol: `GetFlightInfo` with the descriptor path `[name]` answers one function's schema,
+//! its argument fields followed by its result field, with `total_records` the number of arguments;
+//! `ListFlights` answers every function so; `DoExchange` takes a stream of argument batches (the
+//! descriptor on the first message) and answers each with a batch of one result column, row for
+//! row; the action `protocol_version` answers 2.
+//!
+//! Served: `sentiment`, `sentiment_label` and `sentiment_explain` with the default model, and
+//! `sentiment_<model>`, `sentiment_label_<model>`, `sentiment_explain_<model>` for every model
+//! (`-` in a model's name becomes `_`). Each takes one VARCHAR column. The functions are the
+//! `sentiment-udf` crate's, run directly on each batch, so a stream gets exactly the scores of
+//! SQL. Models load once and are shared by every connection; a batch is scored on a blocking
+//! thread, and a client that stops reading stops the server reading its input (gRPC flow
+//! control), so memory stays bounded by the batches in flight.
+
+use std::collections::BTreeMap;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, RecordBatch};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use arrow_flight::decode::FlightRecordBatchStream;
+use arrow_flight::encode::FlightDataEncoderBuilder;
+use arrow_flight::error::FlightError;
+use arrow_flight::flight_service_server::FlightService;
+use arrow_flight::{
+    Action, ActionType, Criteria, Empty, FlightData, FlightDescriptor, FlightInfo, HandshakeRequest, HandshakeResponse,
+    PollInfo, PutResult, SchemaResult, Ticket,
+};
+use datafusion::common::ScalarValue;
+use datafusion::common::config::ConfigOptions;
+use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDF};
+use futures::stream::{self, BoxStream};
+use futures::{StreamExt, TryStreamExt};
+use tonic::{Request, Response, Status, Streaming};
+
+use crate::batch::is_text_type;
+use crate::catalog::{Catalog, DEFAULT_MODEL};
+
+/// The protocol version of `arrow-udf` that this server follows.
+pub const PROTOCOL_VERSION: u8 = 2;
+
+/// Rows a batch may have unless the server is told otherwise.
+pub const DEFAULT_MAX_BATCH_ROWS: usize = 65_536;
+
+/// One served function: which SQL function, with which model.
+#[derive(Debug, Clone)]
+struct Served {
+    function: Arc<ScalarUDF>,
+    model: String,
+    result: DataType,
+}
+
+/// The Flight service: every served function by name, over one shared model set.
+#[derive(Debug, Clone)]
+pub struct SentimentFlightService {
+    functions: Arc<BTreeMap<String, Served>>,
+    max_batch_rows: usize,
+}
+
+impl SentimentFlightService {
+    /// The functions over `catalog`'s models; a batch over `max_batch_rows` rows is refused.
+    pub fn new(catalog: Arc<Catalog>, max_batch_rows: usize) -> Self {
+        let udfs = sentiment_udf::functions(catalog.clone());
+        let mut functions = BTreeMap::new();
+        for udf in udfs.iter().filter(|f| f.name() != "sentiment_version") {
+            let result = udf.return_type(&[DataType::Utf8]).expect("the sentiment functions type VARCHAR");
+            let served =
+                |model: &str| Served { function: udf.clone(), model: model.to_owned(), result: result.clone() };
+            functions.insert(udf.name().to_owned(), served(DEFAULT_MODEL));
+            for model in catalog.names() {
+                functions.insert(format!("{}_{}", udf.name(), model.replace('-', "_")), served(model));
+            }
+        }
+        Self { functions: Arc::new(functions), max_batch_rows }
+    }
+
+    /// The served functions' names, sorted.
+    pub fn names(&self) -> Vec<&str> {
+        self.functions.keys().map(String::as_str).collect()
+    }
+
+    fn function(&self, descriptor: Option<&FlightDescriptor>) -> Result<(&str, &Served), Status> {
+        let name = descriptor.and_then(|d| d.path.first()).ok_or_else(|| {
+            Status::invalid_argument("the first message must carry a descriptor whose path names the function")
+        })?;
+        self.functions
+            .get_key_value(name)
+            .map(|(name, served)| (name.as_str(), served))
+            .ok_or_else(|| Status::not_found(format!("no function {name:?}; the functions are {:?}", self.names())))
+    }
+
+    fn info(&self, name: &str, served: &Served) -> Result<FlightInfo, Status> {
+        let schema = Schema::new(vec![
+            Field::new("review", DataType::Utf8, true),
+            Field::new(name, served.result.clone(), true),
+        ]);
+        Ok(FlightInfo::new()
+            .try_with_schema(&schema)
+            .map_err(|e| Status::internal(e.to_string()))?
+            .with_descriptor(FlightDescriptor::new_path(vec![name.to_owned()]))
+            .with_total_records(1))
+    }
+}
+
+/// Scores one argument batch: its single text column through the served function.
+fn evaluate(
+    name: &str,
+    served: &Served,
+    batch: &RecordBatch,
+    max_rows: usize,
+    output: &SchemaRef,
+) -> Result<RecordBatch, Status> {
+    if batch.num_columns() != 1 || !is_text_type(batch.column(0).data_type()) {
+        let types: Vec<String> = batch.columns().iter().map(|c| c.data_type().to_string()).collect();
+        return Err(Status::invalid_argument(format!("{name} takes one VARCHAR column, not ({})", types.join(", "))));
+    }
+    if batch.num_rows() > max_rows {
+        return Err(Status::invalid_argument(format!(
+            "a batch of {} rows is over this server's limit of {max_rows} (scorer serve --max-batch-rows)",
+            batch.num_rows()
+        )));
+    }
+    let args = ScalarFunctionArgs {
+        args: vec![
+            ColumnarValue::Array(batch.column(0).clone()),
+            ColumnarValue::Scalar(ScalarValue::Utf8(Some(served.model.clone()))),
+        ],
+        arg_fields: vec![
+            Arc::new(batch.schema().field(0).clone()),
+            Arc::new(Field::new("model", DataType::Utf8, false)),
+        ],
+        number_rows: batch.num_rows(),
+        return_field: output.fields()[0].clone(),
+        config_options: Arc::new(ConfigOptions::default()),
+    };
+    let result: ArrayRef = served
+        .function
+        .invoke_with_args(args)
+        .and_then(|value| value.into_array(batch.num_rows()))
+        .map_err(|e| Status::internal(format!("{name}: {e}")))?;
+    RecordBatch::try_new(output.clone(), vec![result]).map_err(|e| Status::internal(e.to_string()))
+}
+
+type FlightStream<T> = Pin<Box<dyn futures::Stream<Item = Result<T, Status>> + Send + 'static>>;
+
+fn unsupported<T>(what: &str) -> Result<T, Status> {
+    Err(Status::unimplemented(format!("{what} is not part of the function protocol; use DoExchange")))
+}
+
+#[tonic::async_trait]
+impl FlightService for SentimentFlightService {
+    type HandshakeStream = FlightStream<HandshakeResponse>;
+    type ListFlightsStream = FlightStream<FlightInfo>;
+    type DoGetStream = FlightStream<FlightData>;
+    type DoPutStream = FlightStream<PutResult>;
+    type DoExchangeStream = FlightStream<FlightData>;
+    type DoActionStream = FlightStream<arrow_flight::Result>;
+    type ListActionsStream = FlightStream<ActionType>;
+
+    async fn handshake(
+        &self,
+        _: Request<Streaming<HandshakeRequest>>,
+    ) -> Result<Response<Self::HandshakeStream>, Status> {
+        unsupported("Handshake")
+    }
+
+    async fn list_flights(&self, _: Request<Criteria>) -> Result<Response<Self::ListFlightsStream>, Status> {
+        let infos: Vec<Result<FlightInfo, Status>> =
+            self.functions.iter().map(|(name, served)| self.info(name, served)).collect();
+        Ok(Response::new(Box::pin(stream::iter(infos))))
+    }
+
+    async fn get_flight_info(&self, request: Request<FlightDescriptor>) -> Result<Response<FlightInfo>, Status> {
+        let (name, served) = self.function(Some(request.get_ref()))?;
+        Ok(Response::new(self.info(name, served)?))
+    }
+
+    async fn poll_flight_info(&self, _: Request<FlightDescriptor>) -> Result<Response<PollInfo>, Status> {
+        unsupported("PollFlightInfo")
+    }
+
+    async fn get_schema(&self, _: Request<FlightDescriptor>) -> Result<Response<SchemaResult>, Status> {
+        unsupported("GetSchema")
+    }
+
+    async fn do_get(&self, _: Request<Ticket>) -> Result<Response<Self::DoGetStream>, Status> {
+        unsupported("DoGet")
+    }
+
+    async fn do_put(&self, _: Request<Streaming<FlightData>>) -> Result<Response<Self::DoPutStream>, Status> {
+        unsupported("DoPut")
+    }
+
+    async fn do_exchange(
+        &self,
+        request: Request<Streaming<FlightData>>,
+    ) -> Result<Response<Self::DoExchangeStream>, Status> {
+        let mut input = request.into_inner();
+        let first = input.message().await?.ok_or_else(|| Status::invalid_argument("empty exchange"))?;
+        let (name, served) = self.function(first.flight_descriptor.as_ref())?;
+        let (name, served) = (name.to_owned(), served.clone());
+        let output: SchemaRef = Arc::new(Schema::new(vec![Field::new(&name, served.result.clone(), true)]));
+        let max_rows = self.max_batch_rows;
+        // A message with no IPC header carries only the descriptor (pyarrow sends one first).
+        let data: BoxStream<'static, Result<FlightData, FlightError>> = stream::once(async { Ok(first) })
+            .chain(input)
+            .try_filter(|message| std::future::ready(!message.data_header.is_empty()))
+            .map_err(FlightError::from)
+            .boxed();
+        let schema = output.clone();
+        let results = FlightRecordBatchStream::new_from_flight_data(data).and_then(move |batch| {
+            let (name, served, schema) = (name.clone(), served.clone(), schema.clone());
+            async move {
+                tokio::task::spawn_blocking(move || evaluate(&name, &served, &batch, max_rows, &schema))
+                    .await
+                    .map_err(|e| FlightError::ExternalError(Box::new(e)))?
+                    .map_err(FlightError::from)
+            }
+        });
+        let encoded = FlightDataEncoderBuilder::new().with_schema(output).build(results).map_err(Status::from);
+        Ok(Response::new(Box::pin(encoded)))
+    }
+
+    async fn do_action(&self, request: Request<Action>) -> Result<Response<Self::DoActionStream>, Status> {
+        match request.get_ref().r#type.as_str() {
+            "protocol_version" => {
+                let version = arrow_flight::Result { body: vec![PROTOCOL_VERSION].into() };
+                Ok(Response::new(Box::pin(stream::iter([Ok(version)]))))
+            }
+            other => Err(Status::unimplemented(format!("no action {other:?}; the action is protocol_version"))),
+        }
+    }
+
+    async fn list_actions(&self, _: Request<Empty>) -> Result<Response<Self::ListActionsStream>, Status> {
+        let action =
+            ActionType { r#type: "protocol_version".into(), description: "the arrow-udf protocol version".into() };
+        Ok(Response::new(Box::pin(stream::iter([Ok(action)]))))
+    }
+}
+
+/// Serves `service` on `listener` until `shutdown` completes: the server then stops taking
+/// connections, lets the exchanges in flight finish, and returns.
+pub async fn serve(
+    service: SentimentFlightService,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let address = listener.local_addr()?;
+    tonic::transport::Server::builder()
+        .add_service(arrow_flight::flight_service_server::FlightServiceServer::new(service))
+        .serve_with_incoming_shutdown(tonic::transport::server::TcpIncoming::from(listener), shutdown)
+        .await
+        .with_context(|| format!("the Flight server on {address} failed"))
+}

@@ -1,0 +1,152 @@
+"""`scorer serve` through pyarrow.flight, as RisingWave's arrow-udf client calls it; run by
+scripts/python-test. Environment: SCORER (the scorer binary), IMDB_TEST (the Parquet file).
+"""
+
+import os
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+import unittest
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.flight as flight
+import pyarrow.parquet as pq
+
+BATCH = 1000
+
+
+def start(*args):
+    """A `scorer serve` on a free port; returns the process, its address and a connected client."""
+    process = subprocess.Popen([os.environ["SCORER"], "serve", "--port", "0", *args],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    line = process.stdout.readline()
+    if not line.startswith("listening on "):
+        process.kill()
+        raise RuntimeError(f"scorer serve did not start: {line!r} {process.stderr.read()}")
+    address = f"grpc://{line.split()[2]}"
+    return process, address, flight.connect(address)
+
+
+def exchange(client, function, batches):
+    """Sends the batches one at a time and reads each answer before the next: row for row."""
+    writer, reader = client.do_exchange(flight.FlightDescriptor.for_path(function))
+    answers = []
+    with writer:
+        writer.begin(batches[0].schema)
+        for batch in batches:
+            writer.write_batch(batch)
+            answers.append(reader.read_chunk().data)
+        writer.done_writing()
+    return answers
+
+
+class FlightServer(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.process, cls.address, cls.client = start("--max-batch-rows", "5000")
+        reviews = Path(os.environ["IMDB_TEST"])
+        cls.tmp = tempfile.TemporaryDirectory()
+        cls.expected = {}
+        for model in ("gru", "mlp"):
+            out = Path(cls.tmp.name) / f"{model}.parquet"
+            subprocess.run([os.environ["SCORER"], "score", "--input", str(reviews), "--output", str(out),
+                            "--model", model], check=True, capture_output=True)
+            cls.expected[model] = pq.read_table(out, columns=["sentiment_score"])["sentiment_score"].to_pylist()
+        table = pq.read_table(reviews, columns=["review"])
+        cls.batches = [b for b in table.combine_chunks().to_batches(max_chunksize=BATCH)]
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.process.kill()
+        cls.process.communicate()
+        cls.tmp.cleanup()
+
+    def scores(self, function, batches=None):
+        answers = exchange(self.client, function, batches or self.batches)
+        for sent, got in zip(batches or self.batches, answers):
+            self.assertEqual(sent.num_rows, got.num_rows, "each batch is answered row for row")
+        return [v for answer in answers for v in answer.column(0).to_pylist()]
+
+    def assert_close(self, got, expected):
+        self.assertEqual(len(got), len(expected))
+        worst = max(abs(a - b) for a, b in zip(got, expected) if a is not None)
+        self.assertLessEqual(worst, 1e-6)
+
+    def test_functions_are_listed_with_their_schemas(self):
+        infos = {info.descriptor.path[0].decode(): info for info in self.client.list_flights()}
+        for name in ("sentiment", "sentiment_label", "sentiment_explain", "sentiment_weighted_mlp", "sentiment_label_rnn"):
+            self.assertIn(name, infos)
+        info = self.client.get_flight_info(flight.FlightDescriptor.for_path("sentiment_mlp"))
+        self.assertEqual(info.total_records, 1, "one argument")
+        self.assertEqual(info.schema.types, [pa.string(), pa.float32()])
+        self.assertEqual(info.schema.names, ["review", "sentiment_mlp"])
+        version = list(self.client.do_action(flight.Action("protocol_version", b"")))
+        self.assertEqual(version[0].body.to_pybytes(), b"\x02")
+
+    def test_imdb_test_through_the_server_gives_the_scorers_scores(self):
+        self.assert_close(self.scores("sentiment"), self.expected["gru"])
+        self.assert_close(self.scores("sentiment_mlp"), self.expected["mlp"])
+        labels = self.scores("sentiment_label_mlp")
+        self.assertEqual(labels, [None if s is None else ("positive" if s > 0.5 else "negative")
+                                  for s in self.expected["mlp"]])
+
+    def test_explain_nulls_and_large_strings(self):
+        batch = pa.record_batch([pa.array(["Truly wonderful film", None, ""], pa.large_string())], names=["review"])
+        [answer] = exchange(self.client, "sentiment_explain_mlp", [batch])
+        words = answer.column(0).to_pylist()
+        self.assertEqual([w["token"] for w in words[0]], ["truly", "wonderful", "film"])
+        self.assertIsNone(words[1])
+
+    def test_errors_are_replies_and_the_server_stays_up(self):
+        # An unknown name is gRPC's NOT_FOUND, which pyarrow raises as a KeyError.
+        with self.assertRaisesRegex(KeyError, 'no function "sentiment_bert"'):
+            exchange(self.client, "sentiment_bert", self.batches[:1])
+        ints = pa.record_batch([pa.array([1, 2])], names=["review"])
+        # INVALID_ARGUMENT, which pyarrow raises as ArrowInvalid.
+        with self.assertRaisesRegex(pa.ArrowInvalid, "one VARCHAR column"):
+            exchange(self.client, "sentiment", [ints])
+        big = pa.record_batch([pa.array(["fine"] * 5001)], names=["review"])
+        with self.assertRaisesRegex(pa.ArrowInvalid, "over this server's limit of 5000"):
+            exchange(self.client, "sentiment", [big])
+        with self.assertRaises(KeyError):
+            self.client.get_flight_info(flight.FlightDescriptor.for_path("nope"))
+        self.assertEqual(len(self.scores("sentiment_mlp", self.batches[:2])), 2 * BATCH)
+
+    def test_eight_clients_at_once_each_get_their_answers(self):
+        failures = []
+        deadline = time.monotonic() + 20
+
+        def client_loop(offset):
+            client = flight.connect(self.address)
+            while time.monotonic() < deadline:
+                batches = self.batches[offset:offset + 3]
+                answers = exchange(client, "sentiment_mlp", batches)
+                got = [v for a in answers for v in a.column(0).to_pylist()]
+                expected = self.expected["mlp"][offset * BATCH:offset * BATCH + len(got)]
+                if any((a is None) != (b is None) or (a is not None and abs(a - b) > 1e-6) for a, b in zip(got, expected)):
+                    failures.append(offset)
+                    return
+
+        threads = [threading.Thread(target=client_loop, args=(3 * i,)) for i in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertEqual(failures, [])
+
+
+class Shutdown(unittest.TestCase):
+    def test_sigterm_ends_the_server_with_exit_zero(self):
+        process, _, client = start()
+        self.assertTrue(list(client.list_flights()))
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=30)
+        self.assertEqual(process.returncode, 0)
+        self.assertIn("stopped", stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
