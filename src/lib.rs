@@ -17,6 +17,8 @@ pub mod encoding;
 #[cfg(feature = "serve")]
 pub mod flight_server;
 pub mod io;
+#[cfg(feature = "sql")]
+pub mod line_table;
 pub mod machine;
 pub mod metrics;
 pub mod model;

@@ -363,3 +363,65 @@ fn every_shipped_model_labels_the_exercises_reviews_right() {
         }
     }
 }
+
+#[test]
+fn sql_over_stdin_emits_rows_before_the_input_ends() {
+    use std::io::{BufRead, BufReader, Write};
+    let mut child = common::scorer_command()
+        .args(["sql", "--stdin", "reviews", "--format", "json"])
+        .arg("SELECT id, sentiment_label(review) AS label FROM reviews WHERE id > 1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    // A watchdog: a scorer that waits for the end of the input would block this test forever.
+    let pid = child.id();
+    std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_secs(120));
+        let _ = Command::new("kill").arg(pid.to_string()).status();
+    });
+    let mut line = String::new();
+    for (id, review, label) in [(2, "A wonderful, moving film.", "positive"), (3, "Dull and far too long.", "negative")]
+    {
+        writeln!(stdin, r#"{{"id": 1, "review": "filtered out"}}"#).unwrap();
+        writeln!(stdin, r#"{{"id": {id}, "review": "{review}"}}"#).unwrap();
+        stdin.flush().unwrap();
+        // The row comes back while stdin is still open.
+        line.clear();
+        stdout.read_line(&mut line).unwrap();
+        let row: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!((row["id"].as_i64(), row["label"].as_str()), (Some(id), Some(label)), "{line}");
+    }
+    drop(stdin);
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+}
+
+#[test]
+fn sql_over_stdin_refuses_a_query_that_needs_the_whole_input_unless_bounded() {
+    use std::io::Write;
+    let run = |args: &[&str]| {
+        let mut child = common::scorer_command()
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        writeln!(stdin, r#"{{"id": 1, "review": "A wonderful film"}}"#).unwrap();
+        writeln!(stdin, r#"{{"id": 2, "review": "An awful film"}}"#).unwrap();
+        drop(stdin);
+        child.wait_with_output().unwrap()
+    };
+    let query = "SELECT sentiment_label(review) AS label, count(*) AS n FROM reviews GROUP BY 1 ORDER BY 1";
+    let refused = run(&["sql", "--stdin", "reviews", query]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(stderr(&refused).contains("needs the whole input") && stderr(&refused).contains("--bounded"));
+    let answered = run(&["sql", "--stdin", "reviews", "--bounded", "--format", "csv", query]);
+    assert!(answered.status.success(), "{}", stderr(&answered));
+    assert_eq!(String::from_utf8(answered.stdout).unwrap(), "label,n\nnegative,1\npositive,1\n");
+}

@@ -9,6 +9,7 @@ use arrow::array::RecordBatch;
 use clap::{Args, ValueEnum};
 use datafusion::prelude::{SessionConfig, SessionContext};
 use datafusion::sql::parser::DFParser;
+use futures::StreamExt;
 use sentiment::catalog::Catalog;
 
 use crate::options::{RuntimeOptions, runtime};
@@ -29,6 +30,14 @@ pub struct SqlArgs {
     /// A Parquet, CSV or NDJSON file, folder or glob to query as the table `reviews`.
     #[arg(long)]
     input: Option<String>,
+    /// A table NAME of NDJSON lines arriving on stdin, with columns from the first line. Rows of a
+    /// query that filters and projects are printed as lines arrive (`tail -f x.jsonl | scorer sql
+    /// --stdin reviews ...`); a query that needs the whole input is refused unless --bounded.
+    #[arg(long, value_name = "NAME")]
+    stdin: Option<String>,
+    /// With --stdin: the input ends, so ORDER BY and aggregates may wait for its end.
+    #[arg(long, requires = "stdin")]
+    bounded: bool,
     /// How results are printed; json is one object per line.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
@@ -81,6 +90,10 @@ pub fn run(args: &SqlArgs) -> Result<()> {
         for (name, path) in &tables {
             sentiment::sql::register_table(&ctx, name, path).await?;
         }
+        if let Some(name) = &args.stdin {
+            let stdin = std::io::BufReader::new(std::io::stdin());
+            sentiment::line_table::register_lines(&ctx, name, stdin, args.bounded)?;
+        }
         let statements = DFParser::parse_sql(&sql).context("cannot parse the SQL")?;
         if statements.is_empty() {
             bail!("no SQL statement given");
@@ -89,8 +102,18 @@ pub fn run(args: &SqlArgs) -> Result<()> {
             let state = ctx.state();
             let plan = state.statement_to_plan(statement).await?;
             let plan = sentiment::sql::with_provenance(plan, &catalog, &state)?;
-            let batches = ctx.execute_logical_plan(plan).await?.collect().await?;
-            print(&batches, args.format)?;
+            let frame = ctx.execute_logical_plan(plan).await?;
+            if args.stdin.is_some() {
+                // Each batch is printed as it comes, so rows appear while the input still flows.
+                let mut batches = frame.execute_stream().await.map_err(|e| unbounded_hint(e, args.bounded))?;
+                let mut header = true;
+                while let Some(batch) = batches.next().await {
+                    print(&[batch?], args.format, header)?;
+                    header = false;
+                }
+            } else {
+                print(&frame.collect().await?, args.format, true)?;
+            }
         }
         Ok(())
     })
@@ -104,6 +127,11 @@ async fn context(args: &SqlArgs, catalog: Arc<Catalog>, partitions: usize) -> Re
         return sentiment::cluster::connect(url, catalog, partitions).await;
     }
     let mut config = SessionConfig::new().with_target_partitions(partitions);
+    if args.stdin.is_some() {
+        // Over stdin, a filter's rows go out as they pass instead of waiting to fill a batch
+        // (DataFusion's filters gather `batch_size` rows before they emit).
+        config = config.with_coalesce_batches(false).with_batch_size(1);
+    }
     // `COPY ... STORED AS PARQUET` writes Snappy pages, as `scorer score` does (DataFusion's own
     // default, zstd, made COPY a fifth slower than `scorer score` for the light models); a COPY's
     // OPTIONS ('format.compression' ...) still choose.
@@ -113,7 +141,24 @@ async fn context(args: &SqlArgs, catalog: Arc<Catalog>, partitions: usize) -> Re
     Ok(ctx)
 }
 
-fn print(batches: &[RecordBatch], format: Format) -> Result<()> {
+/// A planning error over the unbounded stdin table, with the way out when the query needs the
+/// whole input.
+fn unbounded_hint(error: datafusion::error::DataFusionError, bounded: bool) -> anyhow::Error {
+    let message = error.to_string();
+    match message.split_once("pipeline breaking queries, operator: ") {
+        Some((_, rest)) if !bounded => {
+            let operator: String = rest.chars().take_while(char::is_ascii_alphanumeric).collect();
+            anyhow::anyhow!(
+                "this query needs the whole input before it can answer ({operator}), and stdin has no end: \
+                 pass --bounded if it does end"
+            )
+        }
+        _ => error.into(),
+    }
+}
+
+/// Prints batches; `header` says whether CSV gets its header line (once per statement).
+fn print(batches: &[RecordBatch], format: Format, header: bool) -> Result<()> {
     let mut stdout = crate::stdout::stdout();
     match format {
         Format::Table => {
@@ -122,7 +167,7 @@ fn print(batches: &[RecordBatch], format: Format) -> Result<()> {
             }
         }
         Format::Csv => {
-            let mut writer = arrow::csv::WriterBuilder::new().with_header(true).build(stdout);
+            let mut writer = arrow::csv::WriterBuilder::new().with_header(header).build(stdout);
             for batch in batches {
                 writer.write(batch)?;
             }
