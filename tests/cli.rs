@@ -125,13 +125,7 @@ fn usage_errors_exit_with_two() {
 #[test]
 fn stream_scores_ndjson_and_plain_lines_and_reports_bad_ones() {
     use std::io::Write;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_scorer"))
-        .args(["stream"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = common::spawn_scorer(&["stream"]);
     let input = "{\"id\": 1, \"review\": \"A wonderful, moving film\"}\n{\"review\": \"broken\n{\"id\": 2}\nTerrible and boring\n";
     child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
     let out = child.wait_with_output().unwrap();
@@ -300,13 +294,7 @@ fn cuda_where_it_is_unavailable_is_an_error_not_a_fallback() {
 /// Runs `scorer` with `args` and `input` on stdin, its stdout's reader gone before it writes (as
 /// `| head -1` leaves once it has its line): it must end with exit 0 and say nothing.
 fn ends_quietly_when_the_reader_leaves(args: &[&str], input: Vec<u8>) {
-    let mut child = common::scorer_command()
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = common::spawn_scorer(args);
     drop(child.stdout.take());
     let mut stdin = child.stdin.take().unwrap();
     // The scorer may stop reading early; a failed write here is expected then.
@@ -367,14 +355,8 @@ fn every_shipped_model_labels_the_exercises_reviews_right() {
 #[test]
 fn sql_over_stdin_emits_rows_before_the_input_ends() {
     use std::io::{BufRead, BufReader, Write};
-    let mut child = common::scorer_command()
-        .args(["sql", "--stdin", "reviews", "--format", "json"])
-        .arg("SELECT id, sentiment_label(review) AS label FROM reviews WHERE id > 1")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let query = "SELECT id, sentiment_label(review) AS label FROM reviews WHERE id > 1";
+    let mut child = common::spawn_scorer(&["sql", "--stdin", "reviews", "--format", "json", query]);
     let mut stdin = child.stdin.take().unwrap();
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
     // A watchdog: a scorer that waits for the end of the input would block this test forever.
@@ -404,13 +386,7 @@ fn sql_over_stdin_emits_rows_before_the_input_ends() {
 fn sql_over_stdin_refuses_a_query_that_needs_the_whole_input_unless_bounded() {
     use std::io::Write;
     let run = |args: &[&str]| {
-        let mut child = common::scorer_command()
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let mut child = common::spawn_scorer(args);
         let mut stdin = child.stdin.take().unwrap();
         writeln!(stdin, r#"{{"id": 1, "review": "A wonderful film"}}"#).unwrap();
         writeln!(stdin, r#"{{"id": 2, "review": "An awful film"}}"#).unwrap();

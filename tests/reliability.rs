@@ -301,13 +301,7 @@ fn an_unknown_model_name_lists_the_models() {
 // Streaming.
 
 fn stream(input: &[u8]) -> Output {
-    let mut child = scorer_command()
-        .arg("stream")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = common::spawn_scorer(&["stream"]);
     child.stdin.take().unwrap().write_all(input).unwrap();
     child.wait_with_output().unwrap()
 }

@@ -31,6 +31,13 @@ pub fn scorer_command() -> Command {
     Command::new(env!("CARGO_BIN_EXE_scorer"))
 }
 
+/// Starts `scorer` with `args`, its stdin, stdout and stderr piped to the test.
+pub fn spawn_scorer(args: &[&str]) -> std::process::Child {
+    use std::process::Stdio;
+    let piped = || Stdio::piped();
+    scorer_command().args(args).stdin(piped()).stdout(piped()).stderr(piped()).spawn().unwrap()
+}
+
 /// Runs `scorer` with `args` to its end.
 pub fn scorer(args: &[&str]) -> Output {
     scorer_command().args(args).output().expect("scorer runs")
