@@ -68,10 +68,7 @@ impl PartitionStream for Lines {
 }
 
 /// The next batch: blocks for one line, then takes those already waiting. `Ok(None)` at the end.
-fn next_batch(
-    receiver: &Receiver<NumberedLine>,
-    schema: &SchemaRef,
-) -> Result<Option<RecordBatch>> {
+fn next_batch(receiver: &Receiver<NumberedLine>, schema: &SchemaRef) -> Result<Option<RecordBatch>> {
     let Ok(first) = receiver.recv() else { return Ok(None) };
     let mut decoder = ReaderBuilder::new(schema.clone()).build_decoder()?;
     let (from, mut to) = (first.0, first.0);
