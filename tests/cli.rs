@@ -401,3 +401,21 @@ fn sql_over_stdin_refuses_a_query_that_needs_the_whole_input_unless_bounded() {
     assert!(answered.status.success(), "{}", stderr(&answered));
     assert_eq!(String::from_utf8(answered.stdout).unwrap(), "label,n\nnegative,1\npositive,1\n");
 }
+
+#[test]
+fn sql_over_stdin_names_the_lines_that_do_not_fit() {
+    use std::io::Write;
+    let run = |input: &str| {
+        let mut child = common::spawn_scorer(&["sql", "--stdin", "reviews", "SELECT * FROM reviews"]);
+        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        let output = child.wait_with_output().unwrap();
+        assert_eq!(output.status.code(), Some(1), "{input}");
+        stderr(&output)
+    };
+    let err = run("{\"id\": 1, \"review\": \"good\"}\n{\"id\": \"x\", \"review\": \"bad\"}\n");
+    assert!(err.contains("stdin lines 1 to 2") && err.contains("failed to parse \"x\" as Int64"), "{err}");
+    let err = run("[1, 2]\n");
+    assert!(err.contains("stdin line 1 is not a JSON object"), "{err}");
+    let err = run("");
+    assert!(err.contains("no input on stdin for table reviews"), "{err}");
+}
