@@ -83,14 +83,13 @@ impl Provenance {
     /// same order.
     pub fn key_values(&self) -> Vec<(String, String)> {
         let list = |f: &dyn Fn(&ModelIdentity) -> String| self.models.iter().map(f).collect::<Vec<_>>().join(",");
-        let provider = serde_json::to_value(self.provider).ok().and_then(|v| v.as_str().map(str::to_owned));
         [
             ("package", self.package.clone()),
             ("version", self.version.clone()),
             ("model", list(&|m| m.name.clone())),
             ("model_sha256", list(&|m| m.sha256.clone())),
             ("contract_version", list(&|m| m.contract_version.to_string())),
-            ("provider", provider.unwrap_or_default()),
+            ("provider", self.provider.to_string()),
             ("scored_at", self.scored_at.clone()),
         ]
         .into_iter()

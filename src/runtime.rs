@@ -50,6 +50,12 @@ pub fn environment() -> Result<&'static ort::environment::Environment> {
     environment.as_ref().map_err(|e| e.clone().into())
 }
 
+/// All cores of this machine: the default thread count of the command line and of the Python
+/// package.
+pub fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
 /// Where a model runs.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
@@ -62,6 +68,17 @@ pub enum Provider {
     Cuda,
     /// CUDA when the loaded ONNX Runtime has it, else the CPU (said once in the log).
     Auto,
+}
+
+impl std::fmt::Display for Provider {
+    /// `cpu`, `cuda` or `auto`, as the command line and the model files' provenance spell them.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Provider::Cpu => "cpu",
+            Provider::Cuda => "cuda",
+            Provider::Auto => "auto",
+        })
+    }
 }
 
 impl std::str::FromStr for Provider {

@@ -27,7 +27,7 @@ use crate::encoding::EncodedBatch;
 use crate::io::FileFormat;
 use crate::io::input::{INFER_RECORDS, expand};
 use crate::model::CONTRACT_VERSION;
-use crate::provenance::Provenance;
+use crate::provenance::{PACKAGE, Provenance, VERSION};
 
 impl ModelSet for Catalog {
     fn names(&self) -> Vec<String> {
@@ -52,11 +52,7 @@ impl ModelSet for Catalog {
 
     fn version(&self) -> String {
         let models: Vec<String> = self.cards().map(|card| format!("{}@{:.4}", card.name, card.test.accuracy)).collect();
-        format!(
-            "imdb-sentiment {}, model contract {CONTRACT_VERSION}, models {}",
-            env!("CARGO_PKG_VERSION"),
-            models.join(" ")
-        )
+        format!("{PACKAGE} {VERSION}, model contract {CONTRACT_VERSION}, models {}", models.join(" "))
     }
 
     fn explain(&self, model: &str, reviews: &dyn Array) -> anyhow::Result<Vec<Option<Vec<Word>>>> {

@@ -49,7 +49,7 @@ struct ModelsKey {
 impl ModelsKey {
     fn new(models_dir: Option<PathBuf>, threads: Option<usize>, provider: &str) -> PyResult<Self> {
         let provider = provider.parse::<Provider>().map_err(|e| PyValueError::new_err(e.to_string()))?;
-        let threads = threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        let threads = threads.unwrap_or_else(sentiment::runtime::default_threads);
         if threads == 0 {
             return Err(PyValueError::new_err("threads must be at least 1"));
         }

@@ -1,7 +1,8 @@
 //! What the three functions share: checking their arguments at planning time, choosing the
 //! model, turning the review argument into an array, and turning panics into query errors.
 
-use arrow::array::ArrayRef;
+use arrow::array::{ArrayRef, Scalar};
+use arrow::compute::kernels::cmp::not_distinct;
 use arrow::datatypes::DataType;
 use datafusion::common::{ScalarValue, plan_err};
 use datafusion::error::{DataFusionError, Result};
@@ -102,12 +103,11 @@ pub fn model_at_run(function: &str, models: &dyn ModelSet, args: &ScalarFunction
         Some(ColumnarValue::Scalar(value)) => Some(value),
         Some(ColumnarValue::Array(array)) if array.is_empty() => None,
         Some(ColumnarValue::Array(array)) => {
-            repeated = ScalarValue::try_from_array(array, 0)?;
-            for row in 1..array.len() {
-                if ScalarValue::try_from_array(array, row)? != repeated {
-                    return plan_err!("{function}(review, model): model must be a literal");
-                }
+            let first = Scalar::new(array.slice(0, 1));
+            if not_distinct(array, &first)?.true_count() != array.len() {
+                return plan_err!("{function}(review, model): model must be a literal");
             }
+            repeated = ScalarValue::try_from_array(array, 0)?;
             Some(&repeated)
         }
     };

@@ -7,11 +7,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 use sentiment::catalog::{Catalog, DEFAULT_MODEL};
 use sentiment::runtime::Provider;
-
-/// All cores of this machine: the default of every `--threads`.
-pub fn default_threads() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
-}
+pub use sentiment::runtime::default_threads;
 
 /// The tokio runtime every async subcommand runs on, with `workers` threads.
 pub fn runtime(workers: usize) -> Result<tokio::runtime::Runtime> {

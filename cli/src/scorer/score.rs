@@ -146,7 +146,6 @@ fn on_cluster(
         FileFormat::Csv => "CSV",
         FileFormat::Ndjson => "JSON",
     };
-
     let query = format!(
         "COPY (SELECT *, CASE WHEN {score} > {threshold} THEN 'positive' WHEN {score} IS NOT NULL THEN 'negative' END AS {label} \
          FROM (SELECT *, sentiment({column}, '{model}') AS {score} FROM reviews)) TO '{temp}' STORED AS {stored_as}",
