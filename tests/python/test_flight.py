@@ -1,7 +1,9 @@
-"""`scorer serve` through pyarrow.flight, as RisingWave's arrow-udf client calls it; run by
-scripts/python-test. Environment: SCORER (the scorer binary), IMDB_TEST (the Parquet file).
+"""`scorer serve` through pyarrow.flight, as RisingWave's arrow-udf client calls it, and through
+that client itself; run by scripts/python-test. Environment: SCORER (the scorer binary),
+RISINGWAVE_CLIENT (tests/risingwave-client built), IMDB_TEST (the Parquet file).
 """
 
+import json
 import os
 import signal
 import subprocess
@@ -92,6 +94,29 @@ class FlightServer(unittest.TestCase):
         labels = self.scores("sentiment_label_mlp")
         self.assertEqual(labels, [None if s is None else ("positive" if s > 0.5 else "negative")
                                   for s in self.expected["mlp"]])
+
+    def risingwave(self, function, reviews, chunk_rows=256):
+        """RisingWave's own client (arrow-udf-flight) looks FUNCTION up and calls it on the reviews,
+        CHUNK_ROWS at a time (RisingWave's default chunk size); one printed value per row."""
+        address = self.address.replace("grpc://", "http://")
+        return subprocess.run([os.environ["RISINGWAVE_CLIENT"], address, function, str(chunk_rows)],
+                              input="".join(json.dumps(r) + "\n" for r in reviews), capture_output=True, text=True)
+
+    def test_risingwaves_client_gets_the_scorers_scores(self):
+        reviews = pa.Table.from_batches(self.batches)["review"].to_pylist()
+        done = self.risingwave("sentiment_mlp", reviews)
+        self.assertEqual(done.returncode, 0, done.stderr)
+        self.assertIn("sentiment_mlp(varchar) returns Float32", done.stderr)
+        self.assert_close([float(v) for v in done.stdout.splitlines()], self.expected["mlp"])
+        done = self.risingwave("sentiment_label", reviews[:2000] + [None, ""], chunk_rows=1000)
+        self.assertEqual(done.returncode, 0, done.stderr)
+        expected = ["positive" if s > 0.5 else "negative" for s in self.expected["gru"][:2000]]
+        self.assertEqual(done.stdout.splitlines(), expected + ["null", "null"])
+
+    def test_risingwaves_client_is_told_of_an_unknown_function(self):
+        done = self.risingwave("sentiment_bert", ["fine"])
+        self.assertNotEqual(done.returncode, 0)
+        self.assertRegex(done.stderr, r'NotFound, message: "no function \\"sentiment_bert\\"')
 
     def test_explain_nulls_and_large_strings(self):
         batch = pa.record_batch([pa.array(["Truly wonderful film", None, ""], pa.large_string())], names=["review"])
