@@ -10,17 +10,24 @@
 //! (d) `COPY (SELECT *, sentiment(review) ...) TO ...` through `scorer sql`;
 //! (e) the floor: the library's `scorer score` loop (Parquet in, tokens and ids, Parquet out) with
 //!     the model call taken out and a constant score, in-process, on every file of (a);
+//! (f) the Flight function server: IMDB test's reviews streamed through one `DoExchange` of a
+//!     running `scorer serve` (models loaded) from a client in this process, 8,192 a batch;
 //! and `scorer score` with 1 thread against all threads. Also the tokenizer's speed on one core.
 //! Every run of (a), (b) and (d) is a separate process, timed from start to exit, loading
-//! included; peak RSS is that process's `VmHWM`, sampled every 10 ms.
+//! included; peak RSS is that process's `VmHWM`, sampled every 10 ms. (f) is timed from the
+//! first batch sent to the last answer read, as a streaming database sees a server it keeps.
 
+use std::io::BufRead;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, Result, anyhow, bail};
 use arrow::array::{ArrayRef, AsArray, Float32Array, Int64Array, RecordBatch, StringArray};
+use arrow_flight::encode::FlightDataEncoderBuilder;
+use arrow_flight::{FlightClient, FlightDescriptor};
+use futures::TryStreamExt;
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use plotters::prelude::*;
@@ -54,6 +61,9 @@ struct ModelResult {
     python_agrees: f64,
     ceiling_seconds: f64,
     sql: Run,
+    /// (f) seconds through the Flight server, and the share of its scores within 1e-5 of (a)'s.
+    flight_seconds: f64,
+    flight_agrees: f64,
     /// (a) on the large files, by rows.
     large: Vec<(usize, Run)>,
 }
@@ -120,6 +130,8 @@ fn main() -> Result<()> {
         floor_large.push((*rows, floor(input, &floor_out, threads)?));
     }
 
+    let server = FlightServer::start(threads)?;
+    let review_batches = batches_of(&texts, 8192)?;
     let mut models = Vec::new();
     for model in &options.models {
         eprintln!("bench: {model}");
@@ -146,6 +158,8 @@ fn main() -> Result<()> {
         );
         sql.args(["sql", "--threads", &threads.to_string(), "--input"]).arg(&test).arg(query);
         let sql = measure(&mut sql)?;
+        let (flight_seconds, from_flight) = server.score(model, &review_batches)?;
+        let flight_agrees = agreement(&from_scorer, &from_flight);
         let mut runs = Vec::new();
         for (rows, input) in &large {
             runs.push((*rows, score(input, threads)?));
@@ -158,6 +172,8 @@ fn main() -> Result<()> {
             python_agrees,
             ceiling_seconds,
             sql,
+            flight_seconds,
+            flight_agrees,
             large: runs,
         });
     }
@@ -186,6 +202,71 @@ fn scorer() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_scorer"));
     command.env("SENTIMENT_MODELS", repo().join("models"));
     command
+}
+
+/// (f) A `scorer serve` on a free port with every model loaded, and a runtime for its client.
+struct FlightServer {
+    process: Child,
+    address: String,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl FlightServer {
+    fn start(threads: usize) -> Result<FlightServer> {
+        let mut command = scorer();
+        command.args(["serve", "--port", "0", "--threads", &threads.to_string()]);
+        let mut process = command.stdout(Stdio::piped()).stderr(Stdio::null()).spawn().context("scorer serve")?;
+        let mut line = String::new();
+        std::io::BufReader::new(process.stdout.take().context("scorer serve's stdout")?).read_line(&mut line)?;
+        let address = line.strip_prefix("listening on ").and_then(|rest| rest.split_whitespace().next());
+        let Some(address) = address else {
+            let _ = process.kill();
+            bail!("scorer serve did not start: {line:?}");
+        };
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        Ok(FlightServer { address: format!("http://{address}"), process, runtime })
+    }
+
+    /// Seconds to stream `batches` through the model's `sentiment` function, after one batch as a
+    /// warm-up, and the scores that came back.
+    fn score(&self, model: &str, batches: &[RecordBatch]) -> Result<(f64, Vec<Option<f32>>)> {
+        let function = format!("sentiment_{}", model.replace('-', "_"));
+        self.runtime.block_on(async {
+            let channel = tonic::transport::Endpoint::new(self.address.clone())?.connect().await?;
+            let mut client = FlightClient::new(channel);
+            let mut exchange = async |batches: Vec<RecordBatch>| -> Result<Vec<RecordBatch>> {
+                let descriptor = FlightDescriptor::new_path(vec![function.clone()]);
+                let input = FlightDataEncoderBuilder::new()
+                    .with_flight_descriptor(Some(descriptor))
+                    .build(futures::stream::iter(batches.into_iter().map(Ok)));
+                Ok(client.do_exchange(input).await?.try_collect().await?)
+            };
+            exchange(batches[..1].to_vec()).await?;
+            let started = Instant::now();
+            let answers = exchange(batches.to_vec()).await?;
+            let seconds = started.elapsed().as_secs_f64();
+            let scores = answers
+                .iter()
+                .flat_map(|a| a.column(0).as_primitive::<arrow::datatypes::Float32Type>().iter())
+                .collect();
+            Ok((seconds, scores))
+        })
+    }
+}
+
+impl Drop for FlightServer {
+    fn drop(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}
+
+/// One-column (`review`) batches of `rows` reviews each.
+fn batches_of(texts: &[String], rows: usize) -> Result<Vec<RecordBatch>> {
+    let batches = texts.chunks(rows).map(|chunk| {
+        RecordBatch::try_from_iter([("review", Arc::new(StringArray::from_iter_values(chunk)) as ArrayRef)])
+    });
+    Ok(batches.collect::<Result<_, _>>()?)
 }
 
 /// Runs a process to its end, sampling its peak RSS (`VmHWM`, which starts afresh at `exec`)
@@ -348,26 +429,29 @@ fn print_report(r: &Report) {
     println!("IMDB test, {n} reviews, reviews/s (process start to exit, model loading included, except (c)):\n");
     println!("(e) floor, no model: {:.0} reviews/s\n", per_second(n, r.floor_test_seconds));
     println!(
-        "| model | (a) scorer score | (b) Python way | (c) model only | (d) SQL | a/b | a/c | d/a | a/e | 1 → {} threads | Python agrees |",
+        "| model | (a) scorer score | (b) Python way | (c) model only | (d) SQL | (f) Flight | a/b | a/c | d/a | a/e | f/a | 1 → {} threads | Python agrees | Flight agrees |",
         r.threads
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for m in &r.models {
-        let (a, b, c, d) = (
+        let (a, b, c, d, f) = (
             per_second(n, m.scorer.seconds),
             per_second(n, m.python.seconds),
             per_second(n, m.ceiling_seconds),
             per_second(n, m.sql.seconds),
+            per_second(n, m.flight_seconds),
         );
         println!(
-            "| {} | {a:.0} | {b:.0} | {c:.0} | {d:.0} | {:.1}× | {:.0}% | {:.0}% | {:.0}% | {:.2}× | {:.2}% |",
+            "| {} | {a:.0} | {b:.0} | {c:.0} | {d:.0} | {f:.0} | {:.1}× | {:.0}% | {:.0}% | {:.0}% | {:.0}% | {:.2}× | {:.2}% | {:.2}% |",
             m.model,
             a / b,
             100.0 * a / c,
             100.0 * d / a,
             100.0 * r.floor_test_seconds / m.scorer.seconds,
+            100.0 * f / a,
             m.scorer_one_thread.seconds / m.scorer.seconds,
-            100.0 * m.python_agrees
+            100.0 * m.python_agrees,
+            100.0 * m.flight_agrees
         );
     }
     println!("\n`scorer score` on larger files: reviews/s, and peak RSS:\n");
@@ -402,14 +486,15 @@ fn print_report(r: &Report) {
 /// A chart's series: its label, its colour, and the seconds a model took on the test reviews.
 type Series = (&'static str, RGBColor, fn(&ModelResult) -> f64);
 
-/// Grouped bars of reviews/s: (a), (b), (c) and (d) for each model.
+/// Grouped bars of reviews/s: (a), (b), (c), (d) and (f) for each model.
 fn chart(r: &Report, path: &Path) -> Result<()> {
     let n = r.test_reviews;
-    let series: [Series; 4] = [
+    let series: [Series; 5] = [
         ("(a) scorer score", BLUE, |m| m.scorer.seconds),
         ("(b) Python way", RED, |m| m.python.seconds),
         ("(c) model only", GREEN, |m| m.ceiling_seconds),
         ("(d) SQL", MAGENTA, |m| m.sql.seconds),
+        ("(f) Flight", CYAN, |m| m.flight_seconds),
     ];
     let top = r.models.iter().flat_map(|m| series.iter().map(move |(_, _, f)| per_second(n, f(m)))).fold(0.0, f64::max)
         * 1.15;
@@ -440,8 +525,8 @@ fn chart(r: &Report, path: &Path) -> Result<()> {
             .draw()?;
         for (k, (label, color, seconds)) in series.iter().enumerate() {
             let bars = r.models.iter().enumerate().map(|(i, m)| {
-                let x0 = i as f64 + 0.1 + 0.2 * k as f64;
-                Rectangle::new([(x0, 0.0), (x0 + 0.18, per_second(n, seconds(m)))], color.filled())
+                let x0 = i as f64 + 0.1 + 0.16 * k as f64;
+                Rectangle::new([(x0, 0.0), (x0 + 0.14, per_second(n, seconds(m)))], color.filled())
             });
             chart
                 .draw_series(bars)?

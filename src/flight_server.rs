@@ -66,7 +66,8 @@ impl SentimentFlightService {
     pub fn new(catalog: Arc<Catalog>, max_batch_rows: usize) -> Self {
         let udfs = sentiment_udf::functions(catalog.clone());
         let mut functions = BTreeMap::new();
-        for udf in udfs.iter().filter(|f| f.name() != "sentiment_version") {
+        // Every function of a review: all but sentiment_version(), which takes no argument.
+        for udf in udfs.iter().filter(|f| !f.inner().is::<sentiment_udf::SentimentVersion>()) {
             let result = udf.return_type(&[DataType::Utf8]).expect("the sentiment functions type VARCHAR");
             let served =
                 |model: &str| Served { function: udf.clone(), model: model.to_owned(), result: result.clone() };
