@@ -163,6 +163,51 @@ class FlightServer(unittest.TestCase):
         self.assertEqual(failures, [])
 
 
+class Backpressure(unittest.TestCase):
+    def test_a_client_that_does_not_read_is_held_back_not_buffered(self):
+        # sentiment_explain's answers are large (every word of 1,000 reviews), so unread answers
+        # fill the connection's window at once; the server must then stop reading, not buffer.
+        process, address, client = start()
+        batch = pq.read_table(os.environ["IMDB_TEST"], columns=["review"]).slice(0, BATCH).to_batches()[0]
+        attempts = 2000  # About 2.6 GB of reviews if nothing held the writer back.
+        sent = []
+
+        def rss_mb():
+            with open(f"/proc/{process.pid}/status") as status:
+                return next(int(line.split()[1]) for line in status if line.startswith("VmRSS:")) / 1024
+
+        def send(writer):
+            try:
+                for _ in range(attempts):
+                    writer.write_batch(batch)
+                    sent.append(1)
+            except (pa.ArrowException, OSError):
+                pass  # The exchange was cancelled while the write waited.
+
+        try:
+            writer, reader = client.do_exchange(flight.FlightDescriptor.for_path("sentiment_explain_mlp"))
+            writer.begin(batch.schema)
+            writer.write_batch(batch)
+            reader.read_chunk()  # The model has run once: its memory is in the baseline.
+            before = rss_mb()
+            sender = threading.Thread(target=send, args=(writer,), daemon=True)
+            sender.start()
+            time.sleep(4)
+            held = len(sent)
+            time.sleep(2)
+            still, grown = len(sent), rss_mb() - before
+            reader.cancel()
+            sender.join(10)
+            self.assertEqual(held, still, "the writer is held back")
+            self.assertLess(held, 100, f"{held} batches of 1,000 reviews taken unread")
+            self.assertLess(grown, 200, f"the server grew by {grown:.0f} MB")
+            self.assertEqual(len(exchange(flight.connect(address), "sentiment_mlp", [batch])), 1,
+                             "the server still answers")
+        finally:
+            process.kill()
+            process.communicate()
+
+
 class Shutdown(unittest.TestCase):
     def test_sigterm_ends_the_server_with_exit_zero(self):
         process, _, client = start()
