@@ -18,7 +18,7 @@
 
 use std::collections::BTreeMap;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use arrow::array::{ArrayRef, RecordBatch};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
@@ -125,6 +125,8 @@ fn evaluate(
             batch.num_rows()
         )));
     }
+    // The functions read no session settings; one default set serves every batch.
+    static CONFIG: LazyLock<Arc<ConfigOptions>> = LazyLock::new(|| Arc::new(ConfigOptions::default()));
     let args = ScalarFunctionArgs {
         args: vec![
             ColumnarValue::Array(batch.column(0).clone()),
@@ -136,7 +138,7 @@ fn evaluate(
         ],
         number_rows: batch.num_rows(),
         return_field: output.fields()[0].clone(),
-        config_options: Arc::new(ConfigOptions::default()),
+        config_options: CONFIG.clone(),
     };
     let result: ArrayRef = served
         .function
