@@ -7,8 +7,10 @@ use anyhow::Result;
 use clap::Parser;
 use sentiment::train::net::{Architecture, Shape};
 use sentiment::train::pipeline::{self, DistillationSource, Job};
+use sentiment::train::recurrent::Readout;
 use sentiment::train::skipgram::SkipGramOptions;
 use sentiment::train::teacher::TeacherOptions;
+use sentiment::train::token_wise::Weighting;
 use sentiment::train::trainer::Options;
 
 /// Train a sentiment model and export it to ONNX with its model card.
@@ -57,6 +59,14 @@ struct Args {
     /// Only words in at least this many training reviews get learned dimensions.
     #[arg(long, default_value_t = 20)]
     learned_min_reviews: u32,
+    /// What the MLP head of a recurrent model (rnn, gru) reads: the state after the last word, or
+    /// the mean of the states after every word.
+    #[arg(long, value_enum, default_value_t = Readout::Last)]
+    readout: Readout,
+    /// How the weighted MLP pools its sub-scores: summed with its per-word weights, or averaged
+    /// with them (weights divided by the review's total).
+    #[arg(long, value_enum, default_value_t = Weighting::Sum)]
+    weighting: Weighting,
     /// Attention's query/key/value width (attention model only).
     #[arg(long, default_value_t = 32)]
     attention_dim: i64,
@@ -139,6 +149,8 @@ fn main() -> Result<()> {
             attention_dim: if args.arch == Architecture::Attention { args.attention_dim } else { 0 },
             dropout: args.dropout,
             learned_min_reviews: args.learned_min_reviews,
+            readout: args.readout,
+            weighting: args.weighting,
         },
         options: Options {
             batch_size: args.batch_size,

@@ -9,8 +9,8 @@ use tch::{Kind, Tensor, nn};
 
 use super::MAX_TOKENS_I64;
 use super::onnx::{Dimension, Graph};
-use super::recurrent::{Cell, Recurrent};
-use super::token_wise::{Pooling, TokenWise};
+use super::recurrent::{Cell, Readout, Recurrent};
+use super::token_wise::{Pooling, TokenWise, Weighting};
 use super::word_vectors::WordVectors;
 use crate::model::{
     INPUT_LENGTHS, INPUT_TOKEN_IDS, OUTPUT_ATTENTION, OUTPUT_PROBABILITY, OUTPUT_TOKEN_SCORES, OUTPUT_TOKEN_WEIGHTS,
@@ -45,22 +45,6 @@ impl Architecture {
             Self::Mlp => "mlp",
             Self::WeightedMlp => "weighted-mlp",
             Self::Attention => "attention",
-        }
-    }
-
-    /// A one-line description for cards and listings.
-    pub fn description(self) -> &'static str {
-        match self {
-            Self::Rnn => "Elman RNN over the words; an MLP reads the state after the last word",
-            Self::Gru => "GRU over the words; an MLP reads the state after the last word",
-            Self::Mlp => "token-wise MLP: every word gets a sub-score; the review's logit is their mean",
-            Self::WeightedMlp => {
-                "token-wise MLP: every word gets a sub-score and a sigmoid weight; the review's logit is their weighted sum"
-            }
-            Self::Attention => {
-                "restricted self-attention (1 head, learned Q/K/V, ±5 words, zero padding) then the token-wise MLP; \
-                 the review's logit is the mean of the sub-scores"
-            }
         }
     }
 
@@ -136,6 +120,37 @@ pub struct Shape {
     pub dropout: f64,
     /// Only words in at least this many training reviews get learned dimensions.
     pub learned_min_reviews: u32,
+    /// What a recurrent model's head reads (ignored by the other models).
+    #[serde(default)]
+    pub readout: Readout,
+    /// How the weighted MLP pools with its weights (ignored by the other models).
+    #[serde(default)]
+    pub weighting: Weighting,
+}
+
+impl Shape {
+    /// A one-line description of the model for cards and listings.
+    pub fn description(&self) -> String {
+        let recurrent = |cell: &str| match self.readout {
+            Readout::Last => format!("{cell} over the words; an MLP reads the state after the last word"),
+            Readout::Mean => format!("{cell} over the words; an MLP reads the mean of its states over the words"),
+        };
+        match self.architecture {
+            Architecture::Rnn => recurrent("Elman RNN"),
+            Architecture::Gru => recurrent("GRU"),
+            Architecture::Mlp => "token-wise MLP: every word gets a sub-score; the review's logit is their mean".into(),
+            Architecture::WeightedMlp => format!(
+                "token-wise MLP: every word gets a sub-score and a sigmoid weight; the review's logit is their weighted {}",
+                match self.weighting {
+                    Weighting::Sum => "sum",
+                    Weighting::Mean => "mean",
+                }
+            ),
+            Architecture::Attention => "restricted self-attention (1 head, learned Q/K/V, ±5 words, zero padding) \
+                                        then the token-wise MLP; the review's logit is the mean of the sub-scores"
+                .into(),
+        }
+    }
 }
 
 /// A complete model: word vectors and one of the networks.
@@ -155,11 +170,15 @@ impl SentimentNet {
         let input = words.dim();
         let p = vs / shape.architecture.name();
         let net: Box<dyn Net> = match shape.architecture {
-            Architecture::Rnn => Box::new(Recurrent::new(&p, Cell::Elman, input, shape.hidden, shape.dropout)),
-            Architecture::Gru => Box::new(Recurrent::new(&p, Cell::Gru, input, shape.hidden, shape.dropout)),
+            Architecture::Rnn => {
+                Box::new(Recurrent::new(&p, Cell::Elman, shape.readout, input, shape.hidden, shape.dropout))
+            }
+            Architecture::Gru => {
+                Box::new(Recurrent::new(&p, Cell::Gru, shape.readout, input, shape.hidden, shape.dropout))
+            }
             Architecture::Mlp => Box::new(TokenWise::new(&p, input, shape.hidden, Pooling::Mean, 0, shape.dropout)),
             Architecture::WeightedMlp => {
-                Box::new(TokenWise::new(&p, input, shape.hidden, Pooling::Weighted, 0, shape.dropout))
+                Box::new(TokenWise::new(&p, input, shape.hidden, Pooling::Weighted(shape.weighting), 0, shape.dropout))
             }
             Architecture::Attention => {
                 Box::new(TokenWise::new(&p, input, shape.hidden, Pooling::Mean, shape.attention_dim, shape.dropout))
@@ -213,7 +232,7 @@ impl SentimentNet {
             g.output(attention, OUTPUT_ATTENTION, DataType::FLOAT, &[batch, tokens, window]);
             names.push(OUTPUT_ATTENTION.to_owned());
         }
-        g.save(path, self.shape.architecture.description(), metadata)?;
+        g.save(path, &self.shape.description(), metadata)?;
         Ok(Exported { outputs: names, folded: is_folded })
     }
 }

@@ -12,9 +12,11 @@ use serde::{Deserialize, Serialize};
 use tch::{Device, Tensor, nn};
 
 use super::glove::{GLOVE_DIM, Glove};
-use super::net::{SentimentNet, Shape};
+use super::net::{Architecture, SentimentNet, Shape};
+use super::recurrent::Readout;
 use super::skipgram::{self, SkipGramOptions};
 use super::teacher::{Teacher, TeacherOptions};
+use super::token_wise::Weighting;
 use super::trainer::{self, Examples, Options};
 use super::word_vectors::GLOVE_FILE;
 use crate::card::{
@@ -227,7 +229,7 @@ pub fn run(job: &Job) -> Result<Trained> {
     let training = Options { seed: shipped.seed, ..job.options.clone() };
     let card = ModelCard {
         name: name.to_owned(),
-        architecture: job.shape.architecture.description().to_owned(),
+        architecture: job.shape.description(),
         changes_from_seed: changes_from_seed(job),
         hyperparameters: serde_json::json!({ "model": job.shape, "training": training, "seeds": job.seeds, "split_seed": job.split_seed, "in_domain_vectors": job.in_domain_vectors, "validation_fraction": job.validation_fraction, "vocabulary_size": glove.vocabulary.len() }),
         trainable_parameters: vs.trainable_variables().iter().map(|t| t.numel() as u64).sum(),
@@ -333,7 +335,7 @@ fn changes_from_seed(job: &Job) -> Vec<String> {
     let (s, o) = (&job.shape, &job.options);
     let mut changes = vec![
         format!("GloVe 6B 50-d (the exercise used 100-d), {} most frequent words, frozen", job.vocabulary_size),
-        "padding is masked: recurrent models read the state after the last real word, token-wise models pool only real words".to_owned(),
+        "padding is masked: recurrent models read their states up to the last real word, token-wise models pool only real words".to_owned(),
         format!("early stopping on validation accuracy (patience {}), keeping the best epoch's weights", o.patience),
         "the validation split holds out whole movies (movie_id) when the training file has them".to_owned(),
     ];
@@ -392,7 +394,19 @@ fn changes_from_seed(job: &Job) -> Vec<String> {
             o.batch_size, o.learning_rate, o.max_epochs, s.hidden
         ));
     }
-    if s.architecture == super::net::Architecture::Attention {
+    if s.readout == Readout::Mean && matches!(s.architecture, Architecture::Rnn | Architecture::Gru) {
+        changes.push(
+            "the MLP reads the mean of the recurrent states after every word instead of the last state only".to_owned(),
+        );
+    }
+    if s.weighting == Weighting::Mean && s.architecture == Architecture::WeightedMlp {
+        changes.push(
+            "the review's logit is the weighted mean of the sub-scores (each weight divided by the review's total) \
+             instead of their weighted sum"
+                .to_owned(),
+        );
+    }
+    if s.architecture == Architecture::Attention {
         changes.push(format!(
             "the MLP reads each word's vector concatenated with its {}-d attention output",
             s.attention_dim

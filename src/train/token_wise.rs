@@ -2,25 +2,41 @@
 //! positive), and the review's logit is the words' sub-scores pooled:
 //! - `Mean`: their average (the plain token-wise MLP);
 //! - `Weighted`: the MLP also gives every word a weight `sigmoid(a)`, and the sub-scores are
-//!   summed with those weights.
+//!   summed with those weights ([`Weighting::Sum`]) or averaged with them ([`Weighting::Mean`]:
+//!   each weight divided by the review's total).
 //!
 //! With a [`WindowAttention`] layer in front, the MLP reads each word's vector together with what
 //! the word attended to in its window.
 
+use serde::{Deserialize, Serialize};
 use tch::{Kind, Tensor, nn};
 
 use super::attention::WindowAttention;
 use super::mlp::{Mlp, export_positive_logit, positive_logit, select_last};
 use super::net::{Net, NetOutput};
 use super::onnx::{Attr, Graph};
+use onnx_protobuf::tensor_proto::DataType;
 
 /// How sub-scores become the review's logit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Pooling {
     /// The mean over the review's words.
     Mean,
-    /// The sum weighted by a learned per-word weight in (0, 1).
-    Weighted,
+    /// Weighted by a learned per-word weight in (0, 1), as [`Weighting`] says.
+    Weighted(Weighting),
+}
+
+/// How the weighted token-wise MLP uses its per-word weights `sigmoid(a)`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
+#[serde(rename_all = "kebab-case")]
+pub enum Weighting {
+    /// The review's logit is the weighted sum of the sub-scores: it grows with the review's length.
+    #[default]
+    Sum,
+    /// The weighted mean: each weight is divided by the sum of the review's weights, so the
+    /// weights of a review sum to 1, as the plain MLP's do.
+    Mean,
 }
 
 /// A token-wise MLP, optionally behind windowed self-attention.
@@ -38,7 +54,7 @@ impl TokenWise {
         let features = input + attention_dim.max(0);
         let outputs = match pooling {
             Pooling::Mean => 2,
-            Pooling::Weighted => 3,
+            Pooling::Weighted(_) => 3,
         };
         Self { attention, mlp: Mlp::new(&(vs / "mlp"), features, hidden, outputs, dropout), pooling }
     }
@@ -57,7 +73,18 @@ impl Net for TokenWise {
         let token_scores = positive_logit(&out) * mask;
         let token_weights = match self.pooling {
             Pooling::Mean => mask / lengths.clamp_min(1).to_kind(Kind::Float).unsqueeze(1),
-            Pooling::Weighted => out.select(-1, 2).sigmoid() * mask,
+            Pooling::Weighted(weighting) => {
+                let weights = out.select(-1, 2).sigmoid() * mask;
+                match weighting {
+                    Weighting::Sum => weights,
+                    Weighting::Mean => {
+                        // An empty review has no weights: divide its zeros by 1.
+                        let total = weights.sum_dim_intlist(1, true, Kind::Float)
+                            + lengths.eq(0).to_kind(Kind::Float).unsqueeze(1);
+                        weights / total
+                    }
+                }
+            }
         };
         let logit = (&token_scores * &token_weights).sum_dim_intlist(1, false, Kind::Float);
         NetOutput { logit, token_scores, token_weights: Some(token_weights), attention }
@@ -73,7 +100,7 @@ impl Net for TokenWise {
         };
         let out = self.mlp.export(g, &features);
         let logit = export_positive_logit(g, &out);
-        let weight = (self.pooling == Pooling::Weighted).then(|| {
+        let weight = matches!(self.pooling, Pooling::Weighted(_)).then(|| {
             let raw = select_last(g, &out, 2);
             g.op("Sigmoid", &[&raw], vec![])
         });
@@ -97,7 +124,7 @@ impl Net for TokenWise {
         let out = self.mlp.forward(vectors, false);
         let scores = g.weight("word_scores", &positive_logit(&out));
         let logit = g.op("Gather", &[&scores, ids], vec![]);
-        let weight = (self.pooling == Pooling::Weighted).then(|| {
+        let weight = matches!(self.pooling, Pooling::Weighted(_)).then(|| {
             let weights = g.weight("word_weights", &out.select(-1, 2).sigmoid());
             g.op("Gather", &[&weights, ids], vec![])
         });
@@ -121,15 +148,26 @@ impl TokenWise {
             None => {
                 let one = g.ints("one", &[], &[1]);
                 let at_least_one = g.op("Max", &[lengths, &one], vec![]);
-                let count = g.op(
-                    "Cast",
-                    &[&at_least_one],
-                    vec![Attr::Int("to", onnx_protobuf::tensor_proto::DataType::FLOAT as i64)],
-                );
+                let count = g.op("Cast", &[&at_least_one], vec![Attr::Int("to", DataType::FLOAT as i64)]);
                 let count = g.reshape(&count, &[-1, 1]);
                 g.op("Div", &[mask, &count], vec![])
             }
-            Some(weight) => g.op("Mul", &[weight, mask], vec![]),
+            Some(weight) => {
+                let weights = g.op("Mul", &[weight, mask], vec![]);
+                match self.pooling {
+                    Pooling::Weighted(Weighting::Mean) => {
+                        let axes = g.ints("axes", &[1], &[1]);
+                        let total = g.op("ReduceSum", &[&weights, &axes], vec![Attr::Int("keepdims", 1)]);
+                        let zero = g.ints("zero", &[], &[0]);
+                        let empty = g.op("Equal", &[lengths, &zero], vec![]);
+                        let empty = g.op("Cast", &[&empty], vec![Attr::Int("to", DataType::FLOAT as i64)]);
+                        let empty = g.reshape(&empty, &[-1, 1]);
+                        let total = g.op("Add", &[&total, &empty], vec![]);
+                        g.op("Div", &[&weights, &total], vec![])
+                    }
+                    _ => weights,
+                }
+            }
         };
         let weighted = g.op("Mul", &[&token_scores, &token_weights], vec![]);
         let axes = g.ints("axes", &[1], &[1]);
