@@ -208,8 +208,12 @@ fn open_session(path: &Path, threads: usize, provider: Provider) -> Result<Sessi
     let environment = crate::runtime::environment()?;
     (|| -> Result<Session> {
         // Batch shapes vary, so ONNX Runtime's memory-pattern planning would only hold memory.
+        // Idle intra-op threads sleep instead of spinning: between runs the cores belong to
+        // tokenising, decoding and writing, which in SQL run beside the model calls.
         let mut builder = Session::builder(environment)?
             .with_intra_threads(threads)
+            .map_err(ort::Error::<()>::from)?
+            .with_intra_op_spinning(false)
             .map_err(ort::Error::<()>::from)?
             .with_memory_pattern(false)
             .map_err(ort::Error::<()>::from)?;
