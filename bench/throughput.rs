@@ -14,7 +14,8 @@
 //!     running `scorer serve` (models loaded) from a client in this process, 8,192 a batch;
 //! and `scorer score` with 1 thread against all threads. Also the tokenizer's speed on one core.
 //! Every run of (a), (b) and (d) is a separate process, timed from start to exit, loading
-//! included; peak RSS is that process's `VmHWM`, sampled every 10 ms. (f) is timed from the
+//! included, the fastest of three on IMDB test; peak RSS is that process's `VmHWM`, sampled
+//! every 10 ms. (f) is timed from the
 //! first batch sent to the last answer read, as a streaming database sees a server it keeps.
 
 use std::io::BufRead;
@@ -142,13 +143,13 @@ fn main() -> Result<()> {
             command.arg("--input").arg(input).arg("--output").arg(&out);
             measure(&mut command)
         };
-        let scorer_one_thread = score(&test, 1)?;
-        let scorer_all = score(&test, threads)?;
+        let scorer_one_thread = fastest(|| score(&test, 1))?;
+        let scorer_all = fastest(|| score(&test, threads))?;
         let from_scorer = score_column(&out)?;
         let mut python = Command::new("python3");
         python.arg(repo().join("bench/python_way.py")).arg(repo().join(format!("models/{model}.onnx")));
         python.arg(&test).arg(&out).arg(threads.to_string()).env("PYTHONPATH", repo().join(".deps/python"));
-        let python = measure(&mut python)?;
+        let python = fastest(|| measure(&mut python))?;
         let python_agrees = agreement(&from_scorer, &score_column(&out)?);
         let ceiling_seconds = ceiling(model, &texts, threads)?;
         let mut sql = scorer();
@@ -157,7 +158,7 @@ fn main() -> Result<()> {
             out.display()
         );
         sql.args(["sql", "--threads", &threads.to_string(), "--input"]).arg(&test).arg(query);
-        let sql = measure(&mut sql)?;
+        let sql = fastest(|| measure(&mut sql))?;
         let (flight_seconds, from_flight) = server.score(model, &review_batches)?;
         let flight_agrees = agreement(&from_scorer, &from_flight);
         let mut runs = Vec::new();
@@ -272,6 +273,23 @@ fn batches_of(texts: &[String], rows: usize) -> Result<Vec<RecordBatch>> {
 /// Runs a process to its end, sampling its peak RSS (`VmHWM`, which starts afresh at `exec`)
 /// every 10 ms; fails with its stderr when it fails. (`wait4`'s `ru_maxrss` would not do: it
 /// keeps the high-water mark of the forking process, this benchmark, across `exec`.)
+/// How many times each process runs on IMDB test: a run of a few seconds is at the mercy of
+/// whatever else the machine does, so the fastest of these is kept (the larger files run once).
+const REPEATS: usize = 3;
+
+/// The fastest of [`REPEATS`] runs.
+fn fastest(mut run: impl FnMut() -> Result<Run>) -> Result<Run> {
+    let mut best = run()?;
+    for _ in 1..REPEATS {
+        let next = run()?;
+        if next.seconds < best.seconds {
+            best = next;
+        }
+    }
+    Ok(best)
+}
+
+/// Runs `command` once as a separate process: its wall-clock time and peak RSS.
 fn measure(command: &mut Command) -> Result<Run> {
     let stderr = tempfile::NamedTempFile::new()?;
     let started = Instant::now();
