@@ -40,7 +40,7 @@ pub enum Readout {
     #[default]
     Last,
     /// The mean of the states after each word: every word's state has a direct path to the
-    /// output, so early words are not forgotten (the pooling the models issue allows).
+    /// output, so early words are not forgotten.
     Mean,
 }
 
