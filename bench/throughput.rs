@@ -270,9 +270,6 @@ fn batches_of(texts: &[String], rows: usize) -> Result<Vec<RecordBatch>> {
     Ok(batches.collect::<Result<_, _>>()?)
 }
 
-/// Runs a process to its end, sampling its peak RSS (`VmHWM`, which starts afresh at `exec`)
-/// every 10 ms; fails with its stderr when it fails. (`wait4`'s `ru_maxrss` would not do: it
-/// keeps the high-water mark of the forking process, this benchmark, across `exec`.)
 /// How many times each process runs on IMDB test: a run of a few seconds is at the mercy of
 /// whatever else the machine does, so the fastest of these is kept (the larger files run once).
 const REPEATS: usize = 3;
@@ -289,7 +286,9 @@ fn fastest(mut run: impl FnMut() -> Result<Run>) -> Result<Run> {
     Ok(best)
 }
 
-/// Runs `command` once as a separate process: its wall-clock time and peak RSS.
+/// Runs a process to its end, sampling its peak RSS (`VmHWM`, which starts afresh at `exec`)
+/// every 10 ms; fails with its stderr when it fails. (`wait4`'s `ru_maxrss` would not do: it
+/// keeps the high-water mark of the forking process, this benchmark, across `exec`.)
 fn measure(command: &mut Command) -> Result<Run> {
     let stderr = tempfile::NamedTempFile::new()?;
     let started = Instant::now();
