@@ -37,6 +37,7 @@ fn job(architecture: Architecture, out_dir: &std::path::Path, train: usize, test
             patience: epochs,
             clip_norm: 1.0,
             seed: 3,
+            weight_average: 0.0,
         },
         seeds: vec![3],
         split_seed: 3,

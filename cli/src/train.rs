@@ -88,6 +88,10 @@ struct Args {
     /// Epochs without improvement before stopping.
     #[arg(long, default_value_t = 3)]
     patience: usize,
+    /// Validate and keep an exponential moving average of the weights, with this decay per step
+    /// (0: off; 0.999 averages about the last thousand steps).
+    #[arg(long, default_value_t = 0.0)]
+    weight_average: f64,
     /// Gradient-norm clipping (0: off).
     #[arg(long, default_value_t = 1.0)]
     clip_norm: f64,
@@ -159,6 +163,7 @@ fn main() -> Result<()> {
             max_epochs: args.epochs,
             patience: args.patience,
             clip_norm: args.clip_norm,
+            weight_average: args.weight_average,
             seed: args.seeds.first().copied().unwrap_or_default(),
         },
         seeds: args.seeds,

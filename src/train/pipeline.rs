@@ -385,6 +385,12 @@ fn changes_from_seed(job: &Job) -> Vec<String> {
     if o.clip_norm > 0.0 {
         changes.push(format!("gradient norm clipped at {}", o.clip_norm));
     }
+    if o.weight_average > 0.0 {
+        changes.push(format!(
+            "validation reads, and the model keeps, an exponential moving average of the weights (decay {} per step)",
+            o.weight_average
+        ));
+    }
     if o.learning_rate_decay != 1.0 {
         changes.push(format!("learning rate multiplied by {} after every epoch", o.learning_rate_decay));
     }
