@@ -88,7 +88,27 @@ fn learns_exports_and_agrees(architecture: Architecture, variant: impl FnOnce(&m
     assert_eq!(card.contract.folded.is_some(), token_wise, "the token-wise MLPs, and only they, are folded");
     let loaded = sentiment::card::ModelCard::load(&dir.path().join(format!("{}.json", architecture.name()))).unwrap();
     assert_eq!(loaded, card);
+    exports_again_from_saved_weights(&job, &card, &model);
 }
+
+/// `train --export-only`: the model written again from the saved weights, without training, is the
+/// same model with the same card; a job that differs from the training's is refused.
+fn exports_again_from_saved_weights(job: &Job, card: &sentiment::card::ModelCard, model: &SentimentModel) {
+    let onnx = job.out_dir.join(format!("{}.onnx", card.name));
+    std::fs::remove_file(&onnx).unwrap();
+    let again = pipeline::export_again(job).expect("exports again");
+    assert!(again.parity_max_difference <= PARITY_TOLERANCE);
+    assert_eq!(&again.card, card, "the same weights give the same card");
+    let reloaded = SentimentModel::load(&onnx, 1, sentiment::runtime::Provider::Cpu).unwrap();
+    let vocab = sentiment::vocab::Vocabulary::load(&job.out_dir.join("vocab.txt")).unwrap();
+    let batch = sentiment::encoding::EncodedBatch::encode(&vocab, &SEED_TEXTS);
+    assert_eq!(reloaded.probabilities(&batch).unwrap(), model.probabilities(&batch).unwrap());
+    let other = Job { test_limit: Some(100), ..job.clone() };
+    let refused = pipeline::export_again(&other).unwrap_err().to_string();
+    assert!(refused.contains("--export-only"), "{refused}");
+}
+
+const SEED_TEXTS: [&str; 2] = ["a wonderful, moving film", "dull and far too long"];
 
 /// Each model as `scripts/train-all` ships it: the RNN reads the mean of its states, the GRU its
 /// last state, the weighted MLP sums its weighted sub-scores.

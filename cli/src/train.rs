@@ -127,6 +127,11 @@ struct Args {
     /// unlabeled reviews (word2vec), instead of from zero.
     #[arg(long)]
     in_domain_vectors: bool,
+    /// Do not train: export the model again from the weights its last training run saved
+    /// (`<out-dir>/<arch>.ot`), check it against tch, and rewrite its `.onnx` and its card's
+    /// metrics. Pass the arguments it was trained with (its card's command).
+    #[arg(long)]
+    export_only: bool,
     /// Threads libtorch may use [default: all cores].
     #[arg(long)]
     threads: Option<i32>,
@@ -195,7 +200,7 @@ fn main() -> Result<()> {
         out_dir: args.out_dir,
         command,
     };
-    let trained = pipeline::run(&job)?;
+    let trained = if args.export_only { pipeline::export_again(&job)? } else { pipeline::run(&job)? };
     let card = &trained.card;
     if let Some(distillation) = &card.distillation {
         let teacher = &distillation.teacher;

@@ -40,6 +40,13 @@ pub const PARITY_REVIEWS: usize = 256;
 /// Largest difference in P(positive) allowed between tch and ONNX Runtime.
 pub const PARITY_TOLERANCE: f32 = 1e-5;
 
+/// Extension of the weights file a job writes beside its model (`<out-dir>/<name>.ot`): every
+/// variable of the shipped run and the words allowed learned dimensions, from which
+/// [`export_again`] writes the model without training. It is not part of the shipped folder.
+pub const WEIGHTS_EXTENSION: &str = "ot";
+/// Name of the learnable-words mask in the weights file.
+const LEARNABLE_WORDS: &str = "learnable_words";
+
 /// Everything a training job needs.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Job {
@@ -102,22 +109,25 @@ pub struct Trained {
     pub card: ModelCard,
     /// Largest |tch - ONNX Runtime| difference in P(positive) over the parity reviews.
     pub parity_max_difference: f32,
-    /// Mean training loss of each epoch.
+    /// Mean training loss of each epoch (none for [`export_again`]).
     pub losses: Vec<f64>,
 }
 
-/// Runs the job, logging each epoch.
-pub fn run(job: &Job) -> Result<Trained> {
-    if job.seeds.is_empty() {
-        bail!("a training job needs at least one seed");
-    }
-    if job.windows == 0 {
-        bail!("windows must be at least 1: every review teaches its first 100 words");
-    }
+/// The labeled reviews of a job, split, and the GloVe table its models read.
+struct JobData {
+    glove: Glove,
+    /// GloVe as a `[vocabulary + 1, 50]` tensor.
+    table: Tensor,
+    train: LabeledReviews,
+    validation: LabeledReviews,
+    test: LabeledReviews,
+}
+
+/// Loads GloVe and the job's labeled files, and splits off validation.
+fn load_data(job: &Job) -> Result<JobData> {
     let glove = Glove::load(&job.glove_dir, job.vocabulary_size)?;
     let rows = glove.vocabulary.len() as i64 + 1;
     let table = Tensor::from_slice(&glove.table).view([rows, GLOVE_DIM as i64]);
-
     let label_column = job.label_column.as_deref();
     let mut labeled = LabeledReviews::load(&job.train_file, &job.text_column, label_column)?.shuffled(job.split_seed);
     if let Some(limit) = job.train_limit {
@@ -135,6 +145,19 @@ pub fn run(job: &Job) -> Result<Trained> {
     if let Some(limit) = job.test_limit {
         test = test.head(limit);
     }
+    Ok(JobData { glove, table, train, validation, test })
+}
+
+/// Runs the job, logging each epoch.
+pub fn run(job: &Job) -> Result<Trained> {
+    if job.seeds.is_empty() {
+        bail!("a training job needs at least one seed");
+    }
+    if job.windows == 0 {
+        bail!("windows must be at least 1: every review teaches its first 100 words");
+    }
+    let JobData { glove, table, train, validation, test } = load_data(job)?;
+    let rows = table.size()[0];
 
     let mut train_examples = Examples::labeled(&glove.vocabulary, &train, job.windows);
     let distillation = match &job.distillation {
@@ -194,38 +217,8 @@ pub fn run(job: &Job) -> Result<Trained> {
     let (net, vs, losses) = trained.swap_remove(shipped_index);
 
     std::fs::create_dir_all(&job.out_dir).with_context(|| format!("cannot create {}", job.out_dir.display()))?;
-    glove.vocabulary.save(&job.out_dir.join(VOCABULARY_FILE))?;
-    replace_shared_file(&job.out_dir.join(GLOVE_FILE), &net.word_vectors().glove_bytes())?;
-    let onnx_path = job.out_dir.join(format!("{name}.onnx"));
-    let metadata = [(METADATA_MODEL, name.to_owned()), ("contract_version", CONTRACT_VERSION.to_string())];
-    let exported = net.export(&onnx_path, &metadata)?;
-
-    let model = SentimentModel::load(&onnx_path, 1, crate::runtime::Provider::Cpu)?;
-    let score =
-        |reviews: &LabeledReviews| model.probabilities(&EncodedBatch::encode(&glove.vocabulary, &reviews.texts));
-    let parity_reviews = test.select(&(0..PARITY_REVIEWS.min(test.len())).collect::<Vec<_>>());
-    let from_tch = trainer::probabilities(&net, &Examples::labeled(&glove.vocabulary, &parity_reviews, 1));
-    let from_onnx = score(&parity_reviews)?;
-    let parity_max_difference = from_tch.iter().zip(&from_onnx).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
-    if parity_max_difference > PARITY_TOLERANCE {
-        bail!("ONNX Runtime and tch disagree on {name}: largest difference in P(positive) is {parity_max_difference}");
-    }
-
-    let test_metrics = Metrics::compute(&score(&test)?, &test.labels);
-    let validation_metrics = Metrics::compute(&score(&validation)?, &validation.labels);
-    let examples: Vec<&str> = SEED_EXAMPLES.iter().map(|(text, _)| *text).collect();
-    let example_scores = model.probabilities(&EncodedBatch::encode(&glove.vocabulary, &examples))?;
-    let seed_examples = SEED_EXAMPLES
-        .iter()
-        .zip(example_scores)
-        .map(|((text, positive), probability)| ExamplePrediction {
-            text: (*text).to_owned(),
-            expected: label_for(if *positive { 1.0 } else { 0.0 }).to_owned(),
-            probability,
-            predicted: label_for(probability).to_owned(),
-        })
-        .collect();
-
+    save_weights(&vs, &learnable, &weights_path(job))?;
+    let checked = export_checked(job, &glove, &net, &validation, &test)?;
     let training = Options { seed: shipped.seed, ..job.options.clone() };
     let card = ModelCard {
         name: name.to_owned(),
@@ -240,10 +233,10 @@ pub fn run(job: &Job) -> Result<Trained> {
             validation_size: validation.len(),
             test_size: test.len(),
         },
-        validation: validation_metrics,
-        test: test_metrics,
+        validation: checked.validation,
+        test: checked.test,
         seed_accuracy: job.shape.architecture.seed_accuracy(),
-        seed_examples,
+        seed_examples: checked.seed_examples,
         training: TrainingRun {
             seconds: shipped.seconds,
             epochs_run: shipped.epochs_run,
@@ -252,6 +245,110 @@ pub fn run(job: &Job) -> Result<Trained> {
             command: job.command.clone(),
             finished_unix: SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()),
         },
+        contract: checked.contract,
+        distillation,
+        runs,
+        seeds: Some(seeds),
+    };
+    card.save(&job.out_dir.join(format!("{name}.json")))?;
+    Ok(Trained { card, parity_max_difference: checked.parity_max_difference, losses })
+}
+
+/// Exports the model of a finished job again from the weights its training saved
+/// (`<out-dir>/<name>.ot`), without training: rewrites `<name>.onnx`, checks it against tch as a
+/// training run does, and updates the metrics, examples and contract of its card. The job must be
+/// the one the model was trained with (its card's command): the same shape, and the same files and
+/// limits, so that validation and test are the same reviews.
+pub fn export_again(job: &Job) -> Result<Trained> {
+    let JobData { glove, table, train, validation, test } = load_data(job)?;
+    let name = job.shape.architecture.name();
+    let card_path = job.out_dir.join(format!("{name}.json"));
+    let mut card = ModelCard::load(&card_path)?;
+    let trained_shape: Option<Shape> = serde_json::from_value(card.hyperparameters["model"].clone()).ok();
+    let trained_sizes = (card.data.train_size, card.data.validation_size, card.data.test_size);
+    if trained_shape.as_ref() != Some(&job.shape) || trained_sizes != (train.len(), validation.len(), test.len()) {
+        bail!(
+            "{name} was trained with another shape or other data than these arguments give ({} training, {} \
+             validation, {} test reviews here, {trained_sizes:?} on its card): rerun its card's command with \
+             --export-only: {}",
+            train.len(),
+            validation.len(),
+            test.len(),
+            card.training.command
+        );
+    }
+    let path = weights_path(job);
+    let mut saved = Tensor::load_multi(&path).with_context(|| {
+        format!("cannot read the weights of {name} at {} (its training run writes them)", path.display())
+    })?;
+    let learnable = saved
+        .iter()
+        .position(|(n, _)| n == LEARNABLE_WORDS)
+        .map(|i| saved.swap_remove(i).1)
+        .ok_or_else(|| anyhow::anyhow!("{} has no {LEARNABLE_WORDS} entry: not a weights file", path.display()))?;
+    let mut vs = nn::VarStore::new(Device::Cpu);
+    let net = SentimentNet::new(&vs.root(), &table, &learnable, None, job.shape.clone());
+    vs.load(&path).with_context(|| format!("{} does not hold the weights of this {name}", path.display()))?;
+    let checked = export_checked(job, &glove, &net, &validation, &test)?;
+    card.validation = checked.validation;
+    card.test = checked.test;
+    card.seed_examples = checked.seed_examples;
+    card.contract = checked.contract;
+    card.save(&card_path)?;
+    Ok(Trained { card, parity_max_difference: checked.parity_max_difference, losses: Vec::new() })
+}
+
+/// What an export wrote and measured.
+struct Checked {
+    contract: Contract,
+    parity_max_difference: f32,
+    validation: Metrics,
+    test: Metrics,
+    seed_examples: Vec<ExamplePrediction>,
+}
+
+/// Writes `net` as `<out-dir>/<name>.onnx` beside the vocabulary and the GloVe table, checks that
+/// ONNX Runtime agrees with tch on the first test reviews, and scores validation, test and the
+/// exercise's examples with the exported file.
+fn export_checked(
+    job: &Job,
+    glove: &Glove,
+    net: &SentimentNet,
+    validation: &LabeledReviews,
+    test: &LabeledReviews,
+) -> Result<Checked> {
+    let name = job.shape.architecture.name();
+    std::fs::create_dir_all(&job.out_dir).with_context(|| format!("cannot create {}", job.out_dir.display()))?;
+    glove.vocabulary.save(&job.out_dir.join(VOCABULARY_FILE))?;
+    replace_shared_file(&job.out_dir.join(GLOVE_FILE), &net.word_vectors().glove_bytes())?;
+    let onnx_path = job.out_dir.join(format!("{name}.onnx"));
+    let metadata = [(METADATA_MODEL, name.to_owned()), ("contract_version", CONTRACT_VERSION.to_string())];
+    let exported = net.export(&onnx_path, &metadata)?;
+
+    let model = SentimentModel::load(&onnx_path, 1, crate::runtime::Provider::Cpu)?;
+    let score =
+        |reviews: &LabeledReviews| model.probabilities(&EncodedBatch::encode(&glove.vocabulary, &reviews.texts));
+    let parity_reviews = test.select(&(0..PARITY_REVIEWS.min(test.len())).collect::<Vec<_>>());
+    let from_tch = trainer::probabilities(net, &Examples::labeled(&glove.vocabulary, &parity_reviews, 1));
+    let from_onnx = score(&parity_reviews)?;
+    let parity_max_difference = from_tch.iter().zip(&from_onnx).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+    if parity_max_difference > PARITY_TOLERANCE {
+        bail!("ONNX Runtime and tch disagree on {name}: largest difference in P(positive) is {parity_max_difference}");
+    }
+
+    let examples: Vec<&str> = SEED_EXAMPLES.iter().map(|(text, _)| *text).collect();
+    let example_scores = model.probabilities(&EncodedBatch::encode(&glove.vocabulary, &examples))?;
+    let seed_examples = SEED_EXAMPLES
+        .iter()
+        .zip(example_scores)
+        .map(|((text, positive), probability)| ExamplePrediction {
+            text: (*text).to_owned(),
+            expected: label_for(if *positive { 1.0 } else { 0.0 }).to_owned(),
+            probability,
+            predicted: label_for(probability).to_owned(),
+        })
+        .collect();
+    Ok(Checked {
         contract: Contract {
             version: CONTRACT_VERSION,
             opset: super::onnx::OPSET,
@@ -259,12 +356,25 @@ pub fn run(job: &Job) -> Result<Trained> {
             outputs: exported.outputs,
             folded: exported.folded.then(|| FOLDED.to_owned()),
         },
-        distillation,
-        runs,
-        seeds: Some(seeds),
-    };
-    card.save(&job.out_dir.join(format!("{name}.json")))?;
-    Ok(Trained { card, parity_max_difference, losses })
+        parity_max_difference,
+        validation: Metrics::compute(&score(validation)?, &validation.labels),
+        test: Metrics::compute(&score(test)?, &test.labels),
+        seed_examples,
+    })
+}
+
+/// Where a job keeps the trained weights of the model it ships.
+fn weights_path(job: &Job) -> PathBuf {
+    job.out_dir.join(format!("{}.{WEIGHTS_EXTENSION}", job.shape.architecture.name()))
+}
+
+/// Saves every variable of `vs` and the `learnable` word mask to `path`, through a temporary file.
+fn save_weights(vs: &nn::VarStore, learnable: &Tensor, path: &std::path::Path) -> Result<()> {
+    let mut named: Vec<(String, Tensor)> = vs.variables().into_iter().collect();
+    named.push((LEARNABLE_WORDS.to_owned(), learnable.shallow_clone()));
+    let temp = path.with_extension(format!("{WEIGHTS_EXTENSION}.{}.tmp", std::process::id()));
+    Tensor::save_multi(&named, &temp).with_context(|| format!("cannot write {}", temp.display()))?;
+    std::fs::rename(&temp, path).with_context(|| format!("cannot move {} to {}", temp.display(), path.display()))
 }
 
 /// Fits the teacher on the student's training split and lets it label the unlabeled reviews;
