@@ -170,6 +170,18 @@ impl SentimentModel {
         Ok(explanation)
     }
 
+    /// The float outputs `names` for the batch, each flattened row-major: every output of the
+    /// file, for checking an export against the trainer (scoring needs only the two above).
+    pub fn outputs_for(&self, batch: &EncodedBatch, names: &[&str]) -> Result<Vec<Vec<f32>>> {
+        let mut out = vec![Vec::new(); names.len()];
+        self.run_chunks(batch, names, |outputs| {
+            for (all, chunk) in out.iter_mut().zip(outputs) {
+                all.extend_from_slice(chunk);
+            }
+        })?;
+        Ok(out)
+    }
+
     /// Runs the model on the batch in chunks of at most [`MAX_ROWS_PER_RUN`] rows, the chunks
     /// split into one run of consecutive chunks per session, side by side; hands `take` the
     /// requested float outputs of each chunk, in order. A single session runs on the calling

@@ -27,7 +27,10 @@ use crate::catalog::VOCABULARY_FILE;
 use crate::data::LabeledReviews;
 use crate::encoding::EncodedBatch;
 use crate::metrics::Metrics;
-use crate::model::{CONTRACT_VERSION, METADATA_MODEL, SentimentModel};
+use crate::model::{
+    CONTRACT_VERSION, METADATA_MODEL, OUTPUT_ATTENTION, OUTPUT_PROBABILITY, OUTPUT_TOKEN_SCORES, OUTPUT_TOKEN_WEIGHTS,
+    SentimentModel,
+};
 use crate::vocab::Vocabulary;
 
 /// What a folded model's card says of its file.
@@ -37,7 +40,8 @@ pub const FOLDED: &str = "each word's sub-score and weight depend on that word a
 
 /// Test reviews scored by both tch and ONNX Runtime after export.
 pub const PARITY_REVIEWS: usize = 256;
-/// Largest difference in P(positive) allowed between tch and ONNX Runtime.
+/// Largest difference allowed between tch and ONNX Runtime in any output (P(positive), sub-scores,
+/// weights, attention).
 pub const PARITY_TOLERANCE: f32 = 1e-5;
 
 /// Extension of the weights file a job writes beside its model (`<out-dir>/<name>.ot`): every
@@ -107,7 +111,7 @@ pub struct DistillationSource {
 pub struct Trained {
     /// The card written beside the model.
     pub card: ModelCard,
-    /// Largest |tch - ONNX Runtime| difference in P(positive) over the parity reviews.
+    /// Largest |tch - ONNX Runtime| difference over the parity reviews, in any output of the file.
     pub parity_max_difference: f32,
     /// Mean training loss of each epoch (none for [`export_again`]).
     pub losses: Vec<f64>,
@@ -329,11 +333,9 @@ fn export_checked(
     let score =
         |reviews: &LabeledReviews| model.probabilities(&EncodedBatch::encode(&glove.vocabulary, &reviews.texts));
     let parity_reviews = test.select(&(0..PARITY_REVIEWS.min(test.len())).collect::<Vec<_>>());
-    let from_tch = trainer::probabilities(net, &Examples::labeled(&glove.vocabulary, &parity_reviews, 1));
-    let from_onnx = score(&parity_reviews)?;
-    let parity_max_difference = from_tch.iter().zip(&from_onnx).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+    let parity_max_difference = parity(net, &model, &exported.outputs, &glove.vocabulary, &parity_reviews)?;
     if parity_max_difference > PARITY_TOLERANCE {
-        bail!("ONNX Runtime and tch disagree on {name}: largest difference in P(positive) is {parity_max_difference}");
+        bail!("ONNX Runtime and tch disagree on {name}: largest difference in an output is {parity_max_difference}");
     }
 
     let examples: Vec<&str> = SEED_EXAMPLES.iter().map(|(text, _)| *text).collect();
@@ -361,6 +363,42 @@ fn export_checked(
         test: Metrics::compute(&score(test)?, &test.labels),
         seed_examples,
     })
+}
+
+/// The largest difference between tch and ONNX Runtime over every output of the exported file
+/// (P(positive), sub-scores, weights, attention) for `reviews`.
+fn parity(
+    net: &SentimentNet,
+    model: &SentimentModel,
+    outputs: &[String],
+    vocabulary: &Vocabulary,
+    reviews: &LabeledReviews,
+) -> Result<f32> {
+    let examples = Examples::labeled(vocabulary, reviews, 1);
+    let from_tch = {
+        let _guard = tch::no_grad_guard();
+        net.forward(&examples.ids, &examples.lengths, false)
+    };
+    let names: Vec<&str> = outputs.iter().map(String::as_str).collect();
+    let from_onnx = model.outputs_for(&EncodedBatch::encode(vocabulary, &reviews.texts), &names)?;
+    let mut largest = 0.0f32;
+    for (name, onnx) in names.iter().zip(from_onnx) {
+        let tch = match *name {
+            OUTPUT_PROBABILITY => Some(from_tch.logit.sigmoid()),
+            OUTPUT_TOKEN_SCORES => Some(from_tch.token_scores.shallow_clone()),
+            OUTPUT_TOKEN_WEIGHTS => from_tch.token_weights.as_ref().map(Tensor::shallow_clone),
+            OUTPUT_ATTENTION => from_tch.attention.as_ref().map(Tensor::shallow_clone),
+            _ => None,
+        };
+        let tch =
+            tch.ok_or_else(|| anyhow::anyhow!("the exported file has an output {name} that tch does not compute"))?;
+        let tch = Vec::<f32>::try_from(tch.to_kind(tch::Kind::Float).flatten(0, -1))?;
+        if tch.len() != onnx.len() {
+            bail!("output {name} has {} values from ONNX Runtime and {} from tch", onnx.len(), tch.len());
+        }
+        largest = tch.iter().zip(&onnx).map(|(a, b)| (a - b).abs()).fold(largest, f32::max);
+    }
+    Ok(largest)
 }
 
 /// Where a job keeps the trained weights of the model it ships.
