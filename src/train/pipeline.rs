@@ -41,7 +41,8 @@ pub const FOLDED: &str = "each word's sub-score and weight depend on that word a
 /// Test reviews scored by both tch and ONNX Runtime after export.
 pub const PARITY_REVIEWS: usize = 256;
 /// Largest difference allowed between tch and ONNX Runtime in any output (P(positive), sub-scores,
-/// weights, attention).
+/// weights, attention): absolute for values up to 1, relative above (a sub-score is a logit,
+/// where float32 rounding alone reaches 1e-6 of the value).
 pub const PARITY_TOLERANCE: f32 = 1e-5;
 
 /// Extension of the weights file a job writes beside its model (`<out-dir>/<name>.ot`): every
@@ -111,7 +112,8 @@ pub struct DistillationSource {
 pub struct Trained {
     /// The card written beside the model.
     pub card: ModelCard,
-    /// Largest |tch - ONNX Runtime| difference over the parity reviews, in any output of the file.
+    /// Largest difference between tch and ONNX Runtime over the parity reviews, in any output of
+    /// the file, measured as [`PARITY_TOLERANCE`] is.
     pub parity_max_difference: f32,
     /// Mean training loss of each epoch (none for [`export_again`]).
     pub losses: Vec<f64>,
@@ -325,11 +327,33 @@ fn export_checked(
     std::fs::create_dir_all(&job.out_dir).with_context(|| format!("cannot create {}", job.out_dir.display()))?;
     glove.vocabulary.save(&job.out_dir.join(VOCABULARY_FILE))?;
     replace_shared_file(&job.out_dir.join(GLOVE_FILE), &net.word_vectors().glove_bytes())?;
+    // Written beside its external data under a temporary name, and moved into place only once
+    // every check has passed: a failed export leaves the shipped file as it was.
     let onnx_path = job.out_dir.join(format!("{name}.onnx"));
-    let metadata = [(METADATA_MODEL, name.to_owned()), ("contract_version", CONTRACT_VERSION.to_string())];
-    let exported = net.export(&onnx_path, &metadata)?;
+    let temp = onnx_path.with_extension(format!("onnx.{}.tmp", std::process::id()));
+    let checked = check_export(job, glove, net, validation, test, &temp);
+    if checked.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    let checked = checked?;
+    std::fs::rename(&temp, &onnx_path)
+        .with_context(|| format!("cannot move {} to {}", temp.display(), onnx_path.display()))?;
+    Ok(checked)
+}
 
-    let model = SentimentModel::load(&onnx_path, 1, crate::runtime::Provider::Cpu)?;
+/// [`export_checked`]'s export to `path` and its checks.
+fn check_export(
+    job: &Job,
+    glove: &Glove,
+    net: &SentimentNet,
+    validation: &LabeledReviews,
+    test: &LabeledReviews,
+    path: &std::path::Path,
+) -> Result<Checked> {
+    let name = job.shape.architecture.name();
+    let metadata = [(METADATA_MODEL, name.to_owned()), ("contract_version", CONTRACT_VERSION.to_string())];
+    let exported = net.export(path, &metadata)?;
+    let model = SentimentModel::load(path, 1, crate::runtime::Provider::Cpu)?;
     let score =
         |reviews: &LabeledReviews| model.probabilities(&EncodedBatch::encode(&glove.vocabulary, &reviews.texts));
     let parity_reviews = test.select(&(0..PARITY_REVIEWS.min(test.len())).collect::<Vec<_>>());
@@ -366,7 +390,8 @@ fn export_checked(
 }
 
 /// The largest difference between tch and ONNX Runtime over every output of the exported file
-/// (P(positive), sub-scores, weights, attention) for `reviews`.
+/// (P(positive), sub-scores, weights, attention) for `reviews`, relative to the value where that
+/// exceeds 1 (see [`PARITY_TOLERANCE`]).
 fn parity(
     net: &SentimentNet,
     model: &SentimentModel,
@@ -396,7 +421,9 @@ fn parity(
         if tch.len() != onnx.len() {
             bail!("output {name} has {} values from ONNX Runtime and {} from tch", onnx.len(), tch.len());
         }
-        largest = tch.iter().zip(&onnx).map(|(a, b)| (a - b).abs()).fold(largest, f32::max);
+        let difference = tch.iter().zip(&onnx).map(|(a, b)| (a - b).abs() / a.abs().max(1.0)).fold(0.0, f32::max);
+        tracing::info!(output = name, difference, "parity");
+        largest = largest.max(difference);
     }
     Ok(largest)
 }
