@@ -1,8 +1,9 @@
 //! One whole training job: data in, a shipped model out. Loads GloVe and the labeled files,
 //! optionally fits the distillation teacher and lets it label the unlabeled reviews, trains one
-//! run per seed, exports the run with the best validation accuracy as ONNX beside the shared
-//! vocabulary and GloVe table, checks that ONNX Runtime agrees with tch, evaluates the exported
-//! file, and writes its model card with every run's metrics.
+//! run per seed, saves the weights of the run with the best validation accuracy and exports it as
+//! ONNX beside the shared vocabulary and GloVe table, checks that ONNX Runtime agrees with tch on
+//! every output, evaluates the exported file, and writes its model card with every run's metrics.
+//! [`export_again`] repeats the export from the saved weights, without training.
 
 use std::path::PathBuf;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
