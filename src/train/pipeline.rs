@@ -27,6 +27,7 @@ use crate::card::{
 use crate::catalog::VOCABULARY_FILE;
 use crate::data::LabeledReviews;
 use crate::encoding::EncodedBatch;
+use crate::io::AtomicFile;
 use crate::metrics::Metrics;
 use crate::model::{
     CONTRACT_VERSION, METADATA_MODEL, OUTPUT_ATTENTION, OUTPUT_PROBABILITY, OUTPUT_TOKEN_SCORES, OUTPUT_TOKEN_WEIGHTS,
@@ -314,9 +315,9 @@ struct Checked {
     seed_examples: Vec<ExamplePrediction>,
 }
 
-/// Writes `net` as `<out-dir>/<name>.onnx` beside the vocabulary and the GloVe table, checks that
-/// ONNX Runtime agrees with tch on the first test reviews, and scores validation, test and the
-/// exercise's examples with the exported file.
+/// Writes `net` as `<out-dir>/<name>.onnx` beside the vocabulary and the GloVe table (in the
+/// existing `<out-dir>`), checks that ONNX Runtime agrees with tch on the first test reviews, and
+/// scores validation, test and the exercise's examples with the exported file.
 fn export_checked(
     job: &Job,
     glove: &Glove,
@@ -325,33 +326,12 @@ fn export_checked(
     test: &LabeledReviews,
 ) -> Result<Checked> {
     let name = job.shape.architecture.name();
-    std::fs::create_dir_all(&job.out_dir).with_context(|| format!("cannot create {}", job.out_dir.display()))?;
     glove.vocabulary.save(&job.out_dir.join(VOCABULARY_FILE))?;
     replace_shared_file(&job.out_dir.join(GLOVE_FILE), &net.word_vectors().glove_bytes())?;
     // Written beside its external data under a temporary name, and moved into place only once
     // every check has passed: a failed export leaves the shipped file as it was.
-    let onnx_path = job.out_dir.join(format!("{name}.onnx"));
-    let temp = onnx_path.with_extension(format!("onnx.{}.tmp", std::process::id()));
-    let checked = check_export(job, glove, net, validation, test, &temp);
-    if checked.is_err() {
-        let _ = std::fs::remove_file(&temp);
-    }
-    let checked = checked?;
-    std::fs::rename(&temp, &onnx_path)
-        .with_context(|| format!("cannot move {} to {}", temp.display(), onnx_path.display()))?;
-    Ok(checked)
-}
-
-/// [`export_checked`]'s export to `path` and its checks.
-fn check_export(
-    job: &Job,
-    glove: &Glove,
-    net: &SentimentNet,
-    validation: &LabeledReviews,
-    test: &LabeledReviews,
-    path: &std::path::Path,
-) -> Result<Checked> {
-    let name = job.shape.architecture.name();
+    let onnx = AtomicFile::create(&job.out_dir.join(format!("{name}.onnx")))?;
+    let path = onnx.temp_path();
     let metadata = [(METADATA_MODEL, name.to_owned()), ("contract_version", CONTRACT_VERSION.to_string())];
     let exported = net.export(path, &metadata)?;
     let model = SentimentModel::load(path, 1, crate::runtime::Provider::Cpu)?;
@@ -375,7 +355,7 @@ fn check_export(
             predicted: label_for(probability).to_owned(),
         })
         .collect();
-    Ok(Checked {
+    let checked = Checked {
         contract: Contract {
             version: CONTRACT_VERSION,
             opset: super::onnx::OPSET,
@@ -387,7 +367,9 @@ fn check_export(
         validation: Metrics::compute(&score(validation)?, &validation.labels),
         test: Metrics::compute(&score(test)?, &test.labels),
         seed_examples,
-    })
+    };
+    onnx.commit()?;
+    Ok(checked)
 }
 
 /// The largest difference between tch and ONNX Runtime over every output of the exported file
@@ -438,9 +420,9 @@ fn weights_path(job: &Job) -> PathBuf {
 fn save_weights(vs: &nn::VarStore, learnable: &Tensor, path: &std::path::Path) -> Result<()> {
     let mut named: Vec<(String, Tensor)> = vs.variables().into_iter().collect();
     named.push((LEARNABLE_WORDS.to_owned(), learnable.shallow_clone()));
-    let temp = path.with_extension(format!("{WEIGHTS_EXTENSION}.{}.tmp", std::process::id()));
-    Tensor::save_multi(&named, &temp).with_context(|| format!("cannot write {}", temp.display()))?;
-    std::fs::rename(&temp, path).with_context(|| format!("cannot move {} to {}", temp.display(), path.display()))
+    let file = AtomicFile::create(path)?;
+    Tensor::save_multi(&named, file.temp_path()).with_context(|| format!("cannot write {}", path.display()))?;
+    file.commit()
 }
 
 /// Fits the teacher on the student's training split and lets it label the unlabeled reviews;
@@ -484,9 +466,9 @@ fn replace_shared_file(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
     if std::fs::read(path).is_ok_and(|existing| existing == bytes) {
         return Ok(());
     }
-    let temp = path.with_extension(format!("{}.tmp", std::process::id()));
-    std::fs::write(&temp, bytes).with_context(|| format!("cannot write {}", temp.display()))?;
-    std::fs::rename(&temp, path).with_context(|| format!("cannot move {} to {}", temp.display(), path.display()))
+    let file = AtomicFile::create(path)?;
+    std::fs::write(file.temp_path(), bytes).with_context(|| format!("cannot write {}", path.display()))?;
+    file.commit()
 }
 
 /// 1 for the ids that occur in at least `min_reviews` of the examples, else 0 (`[rows]`).
