@@ -382,13 +382,14 @@ fn parity(
     vocabulary: &Vocabulary,
     reviews: &LabeledReviews,
 ) -> Result<f32> {
-    let examples = Examples::labeled(vocabulary, reviews, 1);
+    let batch = EncodedBatch::encode(vocabulary, &reviews.texts);
     let from_tch = {
         let _guard = tch::no_grad_guard();
-        net.forward(&examples.ids, &examples.lengths, false)
+        let ids = Tensor::from_slice(&batch.token_ids).view([-1, super::MAX_TOKENS_I64]);
+        net.forward(&ids, &Tensor::from_slice(&batch.lengths), false)
     };
     let names: Vec<&str> = outputs.iter().map(String::as_str).collect();
-    let from_onnx = model.outputs_for(&EncodedBatch::encode(vocabulary, &reviews.texts), &names)?;
+    let from_onnx = model.outputs_for(&batch, &names)?;
     let mut largest = 0.0f32;
     for (name, onnx) in names.iter().zip(from_onnx) {
         let tch = match *name {
