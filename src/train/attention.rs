@@ -59,18 +59,18 @@ impl WindowAttention {
     /// The same computation in the graph; returns (attended, weights).
     ///
     /// Exported by blocks of [`BLOCK`] words: a block's queries meet, in one small matrix
-    /// product, the keys of the `BLOCK + 2 * RADIUS` padded positions that its words' windows
+    /// product, the keys of the [`SPAN`] padded positions that its words' windows
     /// cover, and the positions outside each word's window are masked out before the softmax.
     /// That is the windows' arithmetic in a tenth as many matrix products as one per word, with
     /// no window gathered, which ONNX Runtime runs far faster.
     pub fn export(&self, g: &mut Graph, x: &str) -> (String, String) {
         let (t, d) = (MAX_TOKENS_I64, self.dim);
-        let (blocks, span) = (t / BLOCK, BLOCK + 2 * RADIUS);
+        let blocks = t / BLOCK;
         let pads = g.ints("pads", &[6], &[0, RADIUS, 0, 0, RADIUS, 0]);
         let time = g.ints("time_axis", &[1], &[1]);
         let halves = [(0, t), (BLOCK, BLOCK + t)]
             .map(|(start, end)| (g.ints("span_start", &[1], &[start]), g.ints("span_end", &[1], &[end])));
-        // [batch, blocks, span, d]: the keys (values) of the padded positions each block's windows
+        // [batch, blocks, SPAN, d]: the keys (values) of the padded positions each block's windows
         // cover: the block's own and the next block's.
         let spans = |g: &mut Graph, layer: &nn::Linear| {
             let y = g.linear(x, layer);
@@ -89,17 +89,17 @@ impl WindowAttention {
         let scores = g.op("MatMul", &[&query, &keys_t], vec![]);
         let scale = g.floats("scale", &[], &[(1.0 / (d as f64).sqrt()) as f32]);
         let scores = g.op("Mul", &[&scores, &scale], vec![]);
-        let outside = g.floats("outside_window", &[BLOCK, span], &outside_window());
+        let outside = g.floats("outside_window", &[BLOCK, SPAN], &outside_window());
         let scores = g.op("Add", &[&scores, &outside], vec![]);
         let weights = g.op("Softmax", &[&scores], vec![Attr::Int("axis", -1)]);
         let attended = g.op("MatMul", &[&weights, &values], vec![]);
         let attended = g.reshape(&attended, &[0, t, d]);
         // Word r of a block has its window at columns r..r+WINDOW of its row: with the rows
-        // laid end to end and padded by BLOCK, rows of span + 1 start at the windows.
-        let flat = g.reshape(&weights, &[0, blocks, BLOCK * span]);
+        // laid end to end and padded by BLOCK, rows of SPAN + 1 start at the windows.
+        let flat = g.reshape(&weights, &[0, blocks, BLOCK * SPAN]);
         let skew = g.ints("skew_pads", &[6], &[0, 0, 0, 0, 0, BLOCK]);
         let flat = g.op("Pad", &[&flat, &skew], vec![]);
-        let skewed = g.reshape(&flat, &[0, blocks, BLOCK, span + 1]);
+        let skewed = g.reshape(&flat, &[0, blocks, BLOCK, SPAN + 1]);
         let (start, end) = (g.ints("window_start", &[1], &[0]), g.ints("window_end", &[1], &[WINDOW]));
         let last = g.ints("column_axis", &[1], &[3]);
         let windows = g.op("Slice", &[&skewed, &start, &end, &last], vec![]);
@@ -111,10 +111,11 @@ impl WindowAttention {
 /// Words per block of the exported attention: `2 * RADIUS`, so that the padded positions a block's
 /// windows cover are its own and the next block's (and it divides [`MAX_TOKENS_I64`]).
 const BLOCK: i64 = 2 * RADIUS;
+/// Padded positions that a block's windows cover.
+const SPAN: i64 = BLOCK + 2 * RADIUS;
 
-/// `[BLOCK, BLOCK + 2 * RADIUS]`: 0 where a block's word `r` attends (columns `r..r + WINDOW` of
+/// `[BLOCK, SPAN]`: 0 where a block's word `r` attends (columns `r..r + WINDOW` of
 /// its block's span), and a large negative number, whose softmax weight is 0, elsewhere.
 fn outside_window() -> Vec<f32> {
-    let span = BLOCK + 2 * RADIUS;
-    (0..BLOCK).flat_map(|r| (0..span).map(move |c| if (r..r + WINDOW).contains(&c) { 0.0 } else { -1e9 })).collect()
+    (0..BLOCK).flat_map(|r| (0..SPAN).map(move |c| if (r..r + WINDOW).contains(&c) { 0.0 } else { -1e9 })).collect()
 }
