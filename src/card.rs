@@ -67,6 +67,24 @@ pub struct Distillation {
     pub targets: String,
     /// The teacher, trained on the same training split as the student.
     pub teacher: TeacherSummary,
+    /// Soft targets for the labeled training reviews too, from cross-fitted teachers; absent when
+    /// they learned their labels alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub labeled: Option<CrossFitted>,
+}
+
+/// Soft targets of the labeled training reviews from teachers that did not learn them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CrossFitted {
+    /// The training split was dealt into this many folds; each fold was judged by a teacher fitted
+    /// on the others.
+    pub folds: usize,
+    /// What the student learned from them, in words.
+    pub targets: String,
+    /// Each fold teacher's accuracy on the validation split.
+    pub fold_validation_accuracy: Vec<f64>,
+    /// The out-of-fold judgements against the training labels.
+    pub out_of_fold: Metrics,
 }
 
 /// A distillation teacher's description and quality.

@@ -114,8 +114,32 @@ impl LabeledReviews {
     /// reviews have groups (so validation measures generalisation to unseen movies), and returns
     /// (training, validation).
     pub fn split_validation(&self, fraction: f64, seed: u64) -> (Self, Self) {
-        use rand::{SeedableRng, seq::SliceRandom};
         let wanted = (self.len() as f64 * fraction).round() as usize;
+        let (mut validation, mut train) = (Vec::new(), Vec::new());
+        for rows in self.shuffled_groups(seed) {
+            if validation.len() < wanted { validation.extend(rows) } else { train.extend(rows) }
+        }
+        train.sort_unstable();
+        validation.sort_unstable();
+        (self.select(&train), self.select(&validation))
+    }
+
+    /// Deals the reviews into `k` folds of about equal size, whole groups at a time as
+    /// [`LabeledReviews::split_validation`] does, and returns each fold's indices, sorted.
+    pub fn folds(&self, k: usize, seed: u64) -> Vec<Vec<usize>> {
+        let mut folds = vec![Vec::new(); k];
+        for rows in self.shuffled_groups(seed) {
+            let smallest = folds.iter_mut().min_by_key(|f| f.len()).expect("at least one fold");
+            smallest.extend(rows);
+        }
+        folds.iter_mut().for_each(|f| f.sort_unstable());
+        folds
+    }
+
+    /// The indices of each group (each review alone when there are no groups), groups in an
+    /// order shuffled by `seed`.
+    fn shuffled_groups(&self, seed: u64) -> Vec<Vec<usize>> {
+        use rand::{SeedableRng, seq::SliceRandom};
         let mut rows_of: Vec<Vec<usize>> = match &self.groups {
             Some(groups) => {
                 let mut by_group: std::collections::BTreeMap<&str, Vec<usize>> = Default::default();
@@ -127,13 +151,7 @@ impl LabeledReviews {
             None => (0..self.len()).map(|i| vec![i]).collect(),
         };
         rows_of.shuffle(&mut rand::rngs::StdRng::seed_from_u64(seed));
-        let (mut validation, mut train) = (Vec::new(), Vec::new());
-        for rows in rows_of {
-            if validation.len() < wanted { validation.extend(rows) } else { train.extend(rows) }
-        }
-        train.sort_unstable();
-        validation.sort_unstable();
-        (self.select(&train), self.select(&validation))
+        rows_of
     }
 }
 
@@ -252,6 +270,23 @@ mod tests {
         assert_eq!(validation.len(), 20);
         let held: std::collections::HashSet<_> = validation.groups.unwrap().into_iter().collect();
         assert!(train.groups.unwrap().iter().all(|g| !held.contains(g)));
+    }
+
+    #[test]
+    fn folds_cover_every_review_once_and_keep_groups_whole() {
+        let reviews = LabeledReviews {
+            texts: (0..100).map(|i| i.to_string()).collect(),
+            labels: (0..100).map(|i| i % 2 == 0).collect(),
+            groups: Some((0..100).map(|i| format!("movie{}", i / 5)).collect()),
+        };
+        let folds = reviews.folds(4, 3);
+        assert_eq!(folds.len(), 4);
+        assert!(folds.iter().all(|f| f.len() == 25), "{folds:?}");
+        let mut all: Vec<usize> = folds.concat();
+        all.sort_unstable();
+        assert_eq!(all, (0..100).collect::<Vec<_>>());
+        let fold_of_group = |i: usize| folds.iter().position(|f| f.contains(&i)).unwrap();
+        assert!((0..100).all(|i| fold_of_group(i) == fold_of_group(i / 5 * 5)));
     }
 
     #[test]

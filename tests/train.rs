@@ -152,7 +152,8 @@ fn two_thousand_reviews_beat_seventy_percent() {
 }
 
 /// The new training path end to end on slices: the teacher is fitted and reported, the student
-/// learns from unlabeled reviews and from the second 100 words of each review too, its learned dimensions start from skip-gram vectors, every
+/// learns from unlabeled reviews and from the second 100 words of each review too, its labeled
+/// reviews from cross-fitted teachers, its learned dimensions start from skip-gram vectors, every
 /// seed is a run on the card, the best validation run ships, and its ONNX file agrees with tch.
 #[test]
 fn distillation_with_seeds_trains_reports_and_ships_the_best_validation_run() {
@@ -164,6 +165,7 @@ fn distillation_with_seeds_trains_reports_and_ships_the_best_validation_run() {
         unlabeled_file: imdb("unsup"),
         unlabeled_limit: Some(1000),
         teacher: TeacherOptions { max_epochs: 3, ..TeacherOptions::default() },
+        labeled_folds: 2,
     });
     job.in_domain_vectors = Some(SkipGramOptions { epochs: 1, ..SkipGramOptions::default() });
     let Trained { card, parity_max_difference, .. } = run(&job);
@@ -174,6 +176,10 @@ fn distillation_with_seeds_trains_reports_and_ships_the_best_validation_run() {
     assert!(teacher.features > 10_000, "{} n-grams", teacher.features);
     assert!(teacher.validation.accuracy > 0.70, "teacher validation accuracy {}", teacher.validation.accuracy);
     assert_eq!(teacher.test.unwrap().n, 300);
+    let labeled = distillation.labeled.as_ref().expect("the labeled reviews had cross-fitted targets");
+    assert_eq!(labeled.fold_validation_accuracy.len(), 2);
+    assert_eq!(labeled.out_of_fold.n as usize, card.data.train_size);
+    assert!(labeled.out_of_fold.accuracy > 0.70, "out-of-fold accuracy {}", labeled.out_of_fold.accuracy);
     assert_eq!(card.runs.iter().map(|r| r.seed).collect::<Vec<_>>(), [1, 2]);
     let seeds = card.seeds.as_ref().unwrap();
     let best = card.runs.iter().max_by(|a, b| a.validation.accuracy.total_cmp(&b.validation.accuracy)).unwrap();

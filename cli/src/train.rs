@@ -118,6 +118,11 @@ struct Args {
     /// The teacher's most epochs (it stops earlier when validation accuracy falls).
     #[arg(long, default_value_t = TeacherOptions::default().max_epochs, requires = "unlabeled")]
     teacher_epochs: usize,
+    /// Give the labeled training reviews soft targets too: the mean of their label and the
+    /// P(positive) of a teacher fitted on the other folds of the training split (whole movies),
+    /// with this many folds (each a teacher fit). 0: the labels alone.
+    #[arg(long, default_value_t = 0, requires = "unlabeled")]
+    teacher_folds: usize,
     /// Training examples per training review: its first 100 words, and above 1 also up to this
     /// many windows of 100 words in all from the rest of it, each with the review's label (or the
     /// teacher's P(positive)). Validation and test read the first 100 words only.
@@ -187,6 +192,7 @@ fn main() -> Result<()> {
                 seed: args.split_seed as i64,
                 ..TeacherOptions::default()
             },
+            labeled_folds: args.teacher_folds,
         }),
         train_file: args.train_file,
         test_file: args.test_file,

@@ -16,13 +16,13 @@ use super::glove::{GLOVE_DIM, Glove};
 use super::net::{Architecture, SentimentNet, Shape};
 use super::recurrent::Readout;
 use super::skipgram::{self, SkipGramOptions};
-use super::teacher::{Teacher, TeacherOptions};
+use super::teacher::{self, Teacher, TeacherOptions};
 use super::token_wise::Weighting;
 use super::trainer::{self, Examples, Options};
 use super::word_vectors::GLOVE_FILE;
 use crate::card::{
-    Contract, DataSummary, Distillation, ExamplePrediction, ModelCard, SEED_EXAMPLES, SeedRun, Seeds, TrainingRun,
-    label_for,
+    Contract, CrossFitted, DataSummary, Distillation, ExamplePrediction, ModelCard, SEED_EXAMPLES, SeedRun, Seeds,
+    TrainingRun, label_for,
 };
 use crate::catalog::VOCABULARY_FILE;
 use crate::data::LabeledReviews;
@@ -107,6 +107,9 @@ pub struct DistillationSource {
     pub unlabeled_limit: Option<usize>,
     /// The teacher's settings.
     pub teacher: TeacherOptions,
+    /// Unless 0, the labeled training reviews learn soft targets too: the mean of their label and
+    /// the P(positive) of a teacher cross-fitted on this many folds ([`teacher::cross_fitted`]).
+    pub labeled_folds: usize,
 }
 
 /// What a job produced besides the files.
@@ -167,15 +170,14 @@ pub fn run(job: &Job) -> Result<Trained> {
     let JobData { glove, table, train, validation, test } = load_data(job)?;
     let rows = table.size()[0];
 
-    let mut train_examples = Examples::labeled(&glove.vocabulary, &train, job.windows);
-    let distillation = match &job.distillation {
+    let (train_examples, distillation) = match &job.distillation {
         Some(source) => {
-            let (unlabeled, distillation) =
-                distill(source, &job.text_column, &glove.vocabulary, job.windows, &train, &validation, &test)?;
-            train_examples = train_examples.concat(&unlabeled);
-            Some(distillation)
+            let distilled = distill(source, &job.text_column, &train, &validation, &test)?;
+            let labeled = Examples::soft(&glove.vocabulary, &train.texts, &distilled.labeled_targets, job.windows);
+            let unlabeled = Examples::soft(&glove.vocabulary, &distilled.texts, &distilled.targets, job.windows);
+            (labeled.concat(&unlabeled), Some(distilled.card))
         }
-        None => None,
+        None => (Examples::labeled(&glove.vocabulary, &train, job.windows), None),
     };
     let validation_examples = Examples::labeled(&glove.vocabulary, &validation, 1);
     let test_examples = Examples::labeled(&glove.vocabulary, &test, 1);
@@ -426,18 +428,28 @@ fn save_weights(vs: &nn::VarStore, learnable: &Tensor, path: &std::path::Path) -
     file.commit()
 }
 
-/// Fits the teacher on the student's training split and lets it label the unlabeled reviews;
-/// returns those reviews encoded with `vocabulary` (`windows` examples each at most) and the
-/// teacher's P(positive) of the whole review as their targets, and what the card says of it.
+/// What distillation gives the student: targets for the labeled and the unlabeled reviews.
+struct Distilled {
+    /// One per labeled training review: its label, or with cross-fitting the mean of its label and
+    /// the out-of-fold teacher's P(positive).
+    labeled_targets: Vec<f32>,
+    /// The unlabeled reviews.
+    texts: Vec<String>,
+    /// The teacher's P(positive) of each unlabeled review, whole.
+    targets: Vec<f32>,
+    /// What the card says of it.
+    card: Distillation,
+}
+
+/// Fits the teacher on the student's training split and lets it label the unlabeled reviews (and,
+/// with [`DistillationSource::labeled_folds`], cross-fits teachers for the labeled ones).
 fn distill(
     source: &DistillationSource,
     text_column: &str,
-    vocabulary: &Vocabulary,
-    windows: usize,
     train: &LabeledReviews,
     validation: &LabeledReviews,
     test: &LabeledReviews,
-) -> Result<(Examples, Distillation)> {
+) -> Result<Distilled> {
     let (mut teacher, summary) = Teacher::fit(train, validation, Some(test), &source.teacher)?;
     tracing::info!(
         validation_accuracy = summary.validation.accuracy,
@@ -451,13 +463,33 @@ fn distill(
         texts.truncate(limit);
     }
     let targets = teacher.probabilities(&texts);
-    let distillation = Distillation {
+    let mut labeled_targets: Vec<f32> = train.labels.iter().map(|&l| f32::from(u8::from(l))).collect();
+    let cross_fitted = if source.labeled_folds > 0 {
+        let (judged, fold_accuracies) =
+            teacher::cross_fitted(train, validation, source.labeled_folds, &source.teacher)?;
+        let out_of_fold = Metrics::compute(&judged, &train.labels);
+        for (target, p) in labeled_targets.iter_mut().zip(judged) {
+            *target = (*target + p) / 2.0;
+        }
+        Some(CrossFitted {
+            folds: source.labeled_folds,
+            targets: "the mean of the review's label and the P(positive) of the teacher fitted on the other folds \
+                      (whole movies), learned with binary cross-entropy"
+                .to_owned(),
+            fold_validation_accuracy: fold_accuracies,
+            out_of_fold,
+        })
+    } else {
+        None
+    };
+    let card = Distillation {
         unlabeled_file: source.unlabeled_file.display().to_string(),
         unlabeled_reviews: texts.len(),
         targets: "the teacher's P(positive), learned with binary cross-entropy beside the labeled reviews".to_owned(),
         teacher: summary,
+        labeled: cross_fitted,
     };
-    Ok((Examples::soft(vocabulary, &texts, &targets, windows), distillation))
+    Ok(Distilled { labeled_targets, texts, targets, card })
 }
 
 /// Writes a file that every model of the folder reads (the GloVe table), unless it already holds
@@ -506,6 +538,14 @@ fn changes_from_seed(job: &Job) -> Vec<String> {
             source.teacher.max_n,
             source.unlabeled_file.display()
         ));
+        if source.labeled_folds > 0 {
+            changes.push(format!(
+                "the labeled training reviews learn the mean of their label and the P(positive) of a teacher fitted \
+                 on the other {} of {} folds of the training split (whole movies), instead of the label alone",
+                source.labeled_folds - 1,
+                source.labeled_folds
+            ));
+        }
     }
     if job.windows > 1 {
         changes.push(format!(

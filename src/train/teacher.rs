@@ -226,6 +226,32 @@ impl Teacher {
     }
 }
 
+/// Out-of-fold probabilities: deals `train` into `folds` folds (whole movies where it has them),
+/// fits a teacher on all folds but one (stopped on `validation`) and lets it judge the fold it did
+/// not see, for each fold in turn. Returns each review's P(positive) from the teacher that did not
+/// learn from it, and each fold teacher's validation accuracy.
+pub fn cross_fitted(
+    train: &LabeledReviews,
+    validation: &LabeledReviews,
+    folds: usize,
+    options: &TeacherOptions,
+) -> anyhow::Result<(Vec<f32>, Vec<f64>)> {
+    anyhow::ensure!(folds >= 2, "cross-fitting the teacher needs at least 2 folds, not {folds}");
+    let mut probabilities = vec![0.0f32; train.len()];
+    let mut accuracies = Vec::with_capacity(folds);
+    for held_out in train.folds(folds, options.seed as u64) {
+        let mut is_held = vec![false; train.len()];
+        held_out.iter().for_each(|&i| is_held[i] = true);
+        let rest: Vec<usize> = (0..train.len()).filter(|&i| !is_held[i]).collect();
+        let (mut teacher, summary) = Teacher::fit(&train.select(&rest), validation, None, options)?;
+        let judged = teacher.probabilities(&train.select(&held_out).texts);
+        held_out.iter().zip(judged).for_each(|(&i, p)| probabilities[i] = p);
+        tracing::info!(validation_accuracy = summary.validation.accuracy, "fold teacher fitted");
+        accuracies.push(summary.validation.accuracy);
+    }
+    Ok((probabilities, accuracies))
+}
+
 /// The naive-Bayes log-count ratio of each feature, from binarised counts with add-one smoothing.
 fn log_count_ratios(features: &[Vec<u32>], labels: &[bool], n: usize) -> Vec<f32> {
     let (mut positive, mut negative) = (vec![1.0f64; n], vec![1.0f64; n]);
@@ -252,6 +278,27 @@ mod tests {
         assert_eq!(index.features("good movie", 2, false).len(), 3);
         assert_eq!(index.features("bad movie", 2, false).len(), 1);
         assert_eq!(index.features("good movie", 1, false).len(), 2);
+    }
+
+    #[test]
+    fn every_review_is_judged_by_a_teacher_that_did_not_learn_it() {
+        // Each review says its label in a word of its own (w0, w1, ...) besides a shared one, so a
+        // teacher that learned a review knows it, and one that did not can only guess.
+        let reviews = |range: std::ops::Range<usize>| LabeledReviews {
+            texts: range.clone().map(|i| format!("w{i} {}", if i % 2 == 0 { "good" } else { "bad" })).collect(),
+            labels: range.map(|i| i % 2 == 0).collect(),
+            groups: None,
+        };
+        let options = TeacherOptions { max_epochs: 5, patience: 5, ..TeacherOptions::default() };
+        let (probabilities, accuracies) = cross_fitted(&reviews(0..40), &reviews(40..60), 4, &options).unwrap();
+        assert_eq!((probabilities.len(), accuracies.len()), (40, 4));
+        // The shared words still carry the label, so every fold teacher is right.
+        assert!(probabilities.iter().enumerate().all(|(i, &p)| (p > 0.5) == (i % 2 == 0)), "{probabilities:?}");
+        let (mut full, _) = Teacher::fit(&reviews(0..40), &reviews(40..60), None, &options).unwrap();
+        let seen = full.probabilities(&reviews(0..40).texts);
+        let confidence = |p: &[f32]| p.iter().map(|p| (p - 0.5).abs()).sum::<f32>();
+        assert!(confidence(&probabilities) < confidence(&seen), "out-of-fold judgements are less sure");
+        assert!(cross_fitted(&reviews(0..40), &reviews(40..60), 1, &options).is_err());
     }
 
     #[test]
