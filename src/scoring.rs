@@ -4,6 +4,7 @@
 
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::mpsc::sync_channel;
 
 use anyhow::Result;
 use arrow::array::{Array, ArrayRef, Float32Array, RecordBatch};
@@ -100,8 +101,12 @@ pub fn model_scores<'a>(
 
 impl FileScorer<'_> {
     /// Scores every row of `input` and writes `output` in `format`. `after_batch` sees the rows
-    /// of each batch once it is written, and may stop the run with an error; a run that fails
-    /// leaves nothing at `output`.
+    /// of each batch once they are scored and handed to the writer, and may stop the run with an
+    /// error; a run that fails leaves nothing at `output`.
+    ///
+    /// Reading, scoring and writing run side by side, a batch apart: one thread decodes the next
+    /// batch and another encodes the last one while this one is scored, so that the cores the
+    /// model leaves idle between batches do the file work.
     pub fn score_file(
         &self,
         input: &Input,
@@ -112,21 +117,112 @@ impl FileScorer<'_> {
         let schema = self.columns.output_schema(input)?;
         let text = input.text_column(&self.columns.text)?;
         let mut file = OutputFile::create(output, format, schema.clone(), &self.metadata)?;
-        let mut totals = Totals::default();
-        for batch in input.batches(self.batch_size) {
-            let batch = batch?;
-            let scores = (self.score)(batch.column(text))?;
-            let labels = label_array(&scores);
-            totals.scored += (scores.len() - scores.null_count()) as u64;
-            totals.positive += scores.iter().flatten().filter(|&p| p > THRESHOLD).count() as u64;
-            let mut values: Vec<ArrayRef> = batch.columns().to_vec();
-            values.push(Arc::new(scores));
-            values.push(Arc::new(labels));
-            file.write(&RecordBatch::try_new(schema.clone(), values)?)?;
-            totals.rows += batch.num_rows() as u64;
-            after_batch(batch.num_rows() as u64)?;
-        }
+        let (scored, written) = std::thread::scope(|scope| {
+            let (read, batches) = sync_channel::<Result<RecordBatch>>(1);
+            let (send, to_write) = sync_channel::<RecordBatch>(1);
+            scope.spawn(move || {
+                // Stops when the scoring loop has stopped taking batches.
+                input.batches(self.batch_size).try_for_each(|batch| read.send(batch)).ok();
+            });
+            let writer = scope.spawn(move || to_write.iter().try_for_each(|batch| file.write(&batch)).map(|()| file));
+            let scored = (|| {
+                let mut totals = Totals::default();
+                for batch in batches {
+                    let batch = batch?;
+                    let scores = (self.score)(batch.column(text))?;
+                    let labels = label_array(&scores);
+                    totals.scored += (scores.len() - scores.null_count()) as u64;
+                    totals.positive += scores.iter().flatten().filter(|&p| p > THRESHOLD).count() as u64;
+                    let mut values: Vec<ArrayRef> = batch.columns().to_vec();
+                    values.push(Arc::new(scores));
+                    values.push(Arc::new(labels));
+                    if send.send(RecordBatch::try_new(schema.clone(), values)?).is_err() {
+                        // The writer failed; its error is the run's.
+                        break;
+                    }
+                    totals.rows += batch.num_rows() as u64;
+                    after_batch(batch.num_rows() as u64)?;
+                }
+                Ok::<_, anyhow::Error>(totals)
+            })();
+            drop(send);
+            (scored, writer.join().expect("the writer thread does not panic"))
+        });
+        let file = written?;
+        let totals = scored?;
         file.finish()?;
         Ok(totals)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use arrow::array::{ListArray, StringArray};
+    use arrow::datatypes::Int32Type;
+
+    use super::*;
+
+    /// A Parquet file of `rows` short reviews with a list column beside them, which CSV cannot hold.
+    fn reviews_with_a_list_column(path: &Path, rows: usize) {
+        let reviews = StringArray::from_iter_values((0..rows).map(|i| format!("review number {i}")));
+        let tags = ListArray::from_iter_primitive::<Int32Type, _, _>((0..rows).map(|i| Some(vec![Some(i as i32)])));
+        let batch = RecordBatch::try_from_iter([
+            ("review", Arc::new(reviews) as ArrayRef),
+            ("tags", Arc::new(tags) as ArrayRef),
+        ])
+        .unwrap();
+        let mut writer =
+            parquet::arrow::ArrowWriter::try_new(std::fs::File::create(path).unwrap(), batch.schema(), None).unwrap();
+        writer.write(&batch).unwrap();
+        writer.close().unwrap();
+    }
+
+    fn constant(reviews: &dyn Array) -> Result<Float32Array> {
+        Ok(Float32Array::from(vec![0.75; reviews.len()]))
+    }
+
+    #[test]
+    fn every_batch_is_written_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let (source, output) = (dir.path().join("in.parquet"), dir.path().join("out.ndjson"));
+        reviews_with_a_list_column(&source, 1000);
+        let input = Input::open(source.to_str().unwrap()).unwrap();
+        let scorer = FileScorer { score: &constant, columns: Columns::default(), batch_size: 64, metadata: Vec::new() };
+        let mut seen = 0;
+        let totals = scorer.score_file(&input, &output, FileFormat::Ndjson, |rows| Ok(seen += rows)).unwrap();
+        assert_eq!((totals.rows, totals.scored, totals.positive, seen), (1000, 1000, 1000, 1000));
+        let lines: Vec<String> = std::fs::read_to_string(&output).unwrap().lines().map(str::to_owned).collect();
+        assert_eq!(lines.len(), 1000);
+        assert!(lines.iter().enumerate().all(|(i, l)| l.contains(&format!("\"review number {i}\""))), "in order");
+    }
+
+    #[test]
+    fn a_batch_the_writer_refuses_fails_the_run_and_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let (source, output) = (dir.path().join("in.parquet"), dir.path().join("out.csv"));
+        reviews_with_a_list_column(&source, 1000);
+        let input = Input::open(source.to_str().unwrap()).unwrap();
+        let scorer = FileScorer { score: &constant, columns: Columns::default(), batch_size: 64, metadata: Vec::new() };
+        let err = scorer.score_file(&input, &output, FileFormat::Csv, |_| Ok(())).unwrap_err();
+        assert!(format!("{err:#}").contains("List"), "{err:#}");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "only the input is left");
+    }
+
+    #[test]
+    fn an_error_after_a_batch_stops_the_run_and_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let (source, output) = (dir.path().join("in.parquet"), dir.path().join("out.parquet"));
+        reviews_with_a_list_column(&source, 1000);
+        let input = Input::open(source.to_str().unwrap()).unwrap();
+        let scorer = FileScorer { score: &constant, columns: Columns::default(), batch_size: 64, metadata: Vec::new() };
+        let mut batches = 0;
+        let err = scorer
+            .score_file(&input, &output, FileFormat::Parquet, |_| {
+                batches += 1;
+                if batches == 3 { anyhow::bail!("stopped after three batches") } else { Ok(()) }
+            })
+            .unwrap_err();
+        assert_eq!(err.to_string(), "stopped after three batches");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "only the input is left");
     }
 }
