@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# `scorer score` of two builds side by side: the same input, model and threads, alternating
+# between the builds, best of TRIALS runs each; prints reviews/s and their ratio per model.
+#
+#   bench/scorer_ab.sh BEFORE_SCORER AFTER_SCORER INPUT THREADS "rnn mlp" [TRIALS]
+#
+# For a change to the scoring loop: the ratio is from one run on one machine.
+set -euo pipefail
+before=$1 after=$2 input=$3 threads=$4 models=$5 trials=${6:-3}
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+rate() {
+  "$1" score --input "$input" --output "$out/scored.parquet" --overwrite --model "$2" --threads "$threads" \
+    --models-dir "$(dirname "$0")/../models" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["rows_per_second"])'
+}
+for model in $models; do
+  best_before=0 best_after=0
+  for _ in $(seq "$trials"); do
+    best_before=$(python3 -c "print(max($best_before, $(rate "$before" "$model")))")
+    best_after=$(python3 -c "print(max($best_after, $(rate "$after" "$model")))")
+  done
+  python3 -c "print(f'{\"$model\":14s} {$threads} threads: {$best_before:9.0f} -> {$best_after:9.0f} reviews/s, {$best_after/$best_before:.2f}x')"
+done
