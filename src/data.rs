@@ -258,13 +258,18 @@ mod tests {
         assert!(err.contains("no column \"review\"") && err.contains("\"text\""), "{err}");
     }
 
-    #[test]
-    fn validation_takes_whole_groups() {
-        let reviews = LabeledReviews {
+    /// 100 reviews, `per_movie` consecutive ones of each movie.
+    fn movies(per_movie: usize) -> LabeledReviews {
+        LabeledReviews {
             texts: (0..100).map(|i| i.to_string()).collect(),
             labels: (0..100).map(|i| i % 2 == 0).collect(),
-            groups: Some((0..100).map(|i| format!("movie{}", i / 10)).collect()),
-        };
+            groups: Some((0..100).map(|i| format!("movie{}", i / per_movie)).collect()),
+        }
+    }
+
+    #[test]
+    fn validation_takes_whole_groups() {
+        let reviews = movies(10);
         let (train, validation) = reviews.split_validation(0.2, 1);
         assert_eq!(train.len() + validation.len(), 100);
         assert_eq!(validation.len(), 20);
@@ -274,12 +279,7 @@ mod tests {
 
     #[test]
     fn folds_cover_every_review_once_and_keep_groups_whole() {
-        let reviews = LabeledReviews {
-            texts: (0..100).map(|i| i.to_string()).collect(),
-            labels: (0..100).map(|i| i % 2 == 0).collect(),
-            groups: Some((0..100).map(|i| format!("movie{}", i / 5)).collect()),
-        };
-        let folds = reviews.folds(4, 3);
+        let folds = movies(5).folds(4, 3);
         assert_eq!(folds.len(), 4);
         assert!(folds.iter().all(|f| f.len() == 25), "{folds:?}");
         let mut all: Vec<usize> = folds.concat();

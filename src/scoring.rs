@@ -181,15 +181,27 @@ mod tests {
         Ok(Float32Array::from(vec![0.75; reviews.len()]))
     }
 
-    #[test]
-    fn every_batch_is_written_in_order() {
+    /// A temporary folder with 1,000 such reviews in `in.parquet`, the input over them, the path
+    /// `out.<extension>` beside it, and a scorer that gives every review 0.75, 64 rows a batch.
+    fn setup(extension: &str) -> (tempfile::TempDir, Input, std::path::PathBuf, FileScorer<'static>) {
         let dir = tempfile::tempdir().unwrap();
-        let (source, output) = (dir.path().join("in.parquet"), dir.path().join("out.ndjson"));
+        let source = dir.path().join("in.parquet");
         reviews_with_a_list_column(&source, 1000);
         let input = Input::open(source.to_str().unwrap()).unwrap();
+        let output = dir.path().join(format!("out.{extension}"));
         let scorer = FileScorer { score: &constant, columns: Columns::default(), batch_size: 64, metadata: Vec::new() };
+        (dir, input, output, scorer)
+    }
+
+    #[test]
+    fn every_batch_is_written_in_order() {
+        let (_dir, input, output, scorer) = setup("ndjson");
         let mut seen = 0;
-        let totals = scorer.score_file(&input, &output, FileFormat::Ndjson, |rows| Ok(seen += rows)).unwrap();
+        let count = |rows| {
+            seen += rows;
+            Ok(())
+        };
+        let totals = scorer.score_file(&input, &output, FileFormat::Ndjson, count).unwrap();
         assert_eq!((totals.rows, totals.scored, totals.positive, seen), (1000, 1000, 1000, 1000));
         let lines: Vec<String> = std::fs::read_to_string(&output).unwrap().lines().map(str::to_owned).collect();
         assert_eq!(lines.len(), 1000);
@@ -198,11 +210,7 @@ mod tests {
 
     #[test]
     fn a_batch_the_writer_refuses_fails_the_run_and_leaves_nothing() {
-        let dir = tempfile::tempdir().unwrap();
-        let (source, output) = (dir.path().join("in.parquet"), dir.path().join("out.csv"));
-        reviews_with_a_list_column(&source, 1000);
-        let input = Input::open(source.to_str().unwrap()).unwrap();
-        let scorer = FileScorer { score: &constant, columns: Columns::default(), batch_size: 64, metadata: Vec::new() };
+        let (dir, input, output, scorer) = setup("csv");
         let err = scorer.score_file(&input, &output, FileFormat::Csv, |_| Ok(())).unwrap_err();
         assert!(format!("{err:#}").contains("List"), "{err:#}");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "only the input is left");
@@ -210,11 +218,7 @@ mod tests {
 
     #[test]
     fn an_error_after_a_batch_stops_the_run_and_leaves_nothing() {
-        let dir = tempfile::tempdir().unwrap();
-        let (source, output) = (dir.path().join("in.parquet"), dir.path().join("out.parquet"));
-        reviews_with_a_list_column(&source, 1000);
-        let input = Input::open(source.to_str().unwrap()).unwrap();
-        let scorer = FileScorer { score: &constant, columns: Columns::default(), batch_size: 64, metadata: Vec::new() };
+        let (dir, input, output, scorer) = setup("parquet");
         let mut batches = 0;
         let err = scorer
             .score_file(&input, &output, FileFormat::Parquet, |_| {
