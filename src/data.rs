@@ -83,6 +83,11 @@ impl LabeledReviews {
         self.texts.is_empty()
     }
 
+    /// The labels as probabilities to learn: 1.0 for positive, 0.0 for negative.
+    pub fn targets(&self) -> Vec<f32> {
+        self.labels.iter().map(|&l| f32::from(u8::from(l))).collect()
+    }
+
     /// The first `n` reviews (or all of them).
     pub fn head(mut self, n: usize) -> Self {
         self.texts.truncate(n);

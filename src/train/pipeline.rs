@@ -463,7 +463,7 @@ fn distill(
         texts.truncate(limit);
     }
     let targets = teacher.probabilities(&texts);
-    let mut labeled_targets: Vec<f32> = train.labels.iter().map(|&l| f32::from(u8::from(l))).collect();
+    let mut labeled_targets = train.targets();
     let cross_fitted = if source.labeled_folds > 0 {
         let (judged, fold_accuracies) =
             teacher::cross_fitted(train, validation, source.labeled_folds, &source.teacher)?;

@@ -136,7 +136,7 @@ impl Teacher {
             ratios,
         };
         let validation_features = teacher.encode(&validation.texts);
-        let targets: Vec<f32> = train.labels.iter().map(|&l| f32::from(u8::from(l))).collect();
+        let targets = train.targets();
         let mut optimizer = nn::Adam::default().build(&vs, options.learning_rate)?;
         let mut stopping = EarlyStopping::new(options.patience);
         for epoch in 1..=options.max_epochs {

@@ -55,8 +55,7 @@ impl Examples {
     /// Encodes labeled `reviews` with `vocab`; their labels are the targets. `windows` as in
     /// [`Examples::soft`].
     pub fn labeled(vocab: &Vocabulary, reviews: &LabeledReviews, windows: usize) -> Self {
-        let targets: Vec<f32> = reviews.labels.iter().map(|&l| f32::from(u8::from(l))).collect();
-        Self::soft(vocab, &reviews.texts, &targets, windows)
+        Self::soft(vocab, &reviews.texts, &reviews.targets(), windows)
     }
 
     /// Encodes `texts` with `vocab`, each to be taught the probability in `targets`. Each text
