@@ -37,7 +37,7 @@ use sentiment::catalog::Catalog;
 use sentiment::encoding::EncodedBatch;
 use sentiment::io::{FileFormat, Input};
 use sentiment::runtime::Provider;
-use sentiment::scoring::{Columns, FileScorer};
+use sentiment::scoring::{BATCH_SIZE, Columns, FileScorer};
 use serde::Serialize;
 
 const ALL_MODELS: [&str; 5] = ["rnn", "gru", "mlp", "weighted-mlp", "attention"];
@@ -399,7 +399,7 @@ fn floor(input: &Path, output: &Path, threads: usize) -> Result<f64> {
     pool.install(|| {
         let input = Input::open(&input.display().to_string())?;
         let scorer =
-            FileScorer { score: &no_model, columns: Columns::default(), batch_size: 8192, metadata: Vec::new() };
+            FileScorer { score: &no_model, columns: Columns::default(), batch_size: BATCH_SIZE, metadata: Vec::new() };
         scorer.score_file(&input, output, FileFormat::Parquet, |_| Ok(()))
     })?;
     Ok(started.elapsed().as_secs_f64())

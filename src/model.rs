@@ -7,7 +7,8 @@
 //! description is `models/README.md`.
 
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard};
 
 use rayon::prelude::*;
 
@@ -182,37 +183,58 @@ impl SentimentModel {
         Ok(out)
     }
 
-    /// Runs the model on the batch in chunks of at most [`MAX_ROWS_PER_RUN`] rows, the chunks
-    /// split into one run of consecutive chunks per session, side by side; hands `take` the
-    /// requested float outputs of each chunk, in order. A single session runs on the calling
-    /// thread, leaving the cores to its own intra-op threads.
+    /// Runs the model on the batch in chunks of at most [`MAX_ROWS_PER_RUN`] rows and hands
+    /// `take` the requested float outputs of each chunk, in order. A single session runs every
+    /// chunk on the calling thread, leaving the cores to its own intra-op threads; a pool's
+    /// sessions run side by side, each taking the next chunk not yet taken when it finishes one,
+    /// so that a session slowed by other work on its core (decoding, writing) does fewer chunks
+    /// instead of holding the batch up.
     fn run_chunks(&self, batch: &EncodedBatch, wanted: &[&str], mut take: impl FnMut(&[&[f32]])) -> Result<()> {
         let chunks: Vec<(&[i64], &[i64])> =
             batch.token_ids.chunks(MAX_ROWS_PER_RUN * MAX_TOKENS).zip(batch.lengths.chunks(MAX_ROWS_PER_RUN)).collect();
-        let run_group = |group: &[(&[i64], &[i64])], session: &Mutex<Session>| -> Result<Vec<Vec<Vec<f32>>>> {
-            let mut selector = OutputSelector::no_default();
-            for name in wanted {
-                selector = selector.with(*name);
-            }
-            let options = RunOptions::new()?.with_outputs(selector);
-            let mut session = session.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            group.iter().map(|&(ids, lengths)| run_chunk(&mut session, &options, ids, lengths, wanted)).collect()
+        // Run options are not shared between threads: each session's runs get their own.
+        let options = || -> Result<RunOptions<HasSelectedOutputs>> {
+            let selector = wanted.iter().fold(OutputSelector::no_default(), |selector, name| selector.with(*name));
+            Ok(RunOptions::new()?.with_outputs(selector))
         };
-        let groups: Vec<Result<Vec<Vec<Vec<f32>>>>> = match self.sessions.as_slice() {
-            [session] => vec![run_group(&chunks, session)],
+        let outputs: Vec<Vec<Vec<f32>>> = match self.sessions.as_slice() {
+            [session] => {
+                let (options, mut session) = (options()?, lock(session));
+                chunks
+                    .iter()
+                    .map(|&(ids, lengths)| run_chunk(&mut session, &options, ids, lengths, wanted))
+                    .collect::<Result<_>>()?
+            }
             sessions => {
-                let per_session = chunks.len().div_ceil(sessions.len()).max(1);
-                chunks.par_chunks(per_session).zip(sessions.par_iter()).map(|(g, s)| run_group(g, s)).collect()
+                let next = AtomicUsize::new(0);
+                let done: Vec<Vec<(usize, Vec<Vec<f32>>)>> = sessions
+                    .par_iter()
+                    .map(|session| {
+                        let (options, mut session) = (options()?, lock(session));
+                        let mut done = Vec::new();
+                        loop {
+                            let at = next.fetch_add(1, Ordering::Relaxed);
+                            let Some(&(ids, lengths)) = chunks.get(at) else { return Ok(done) };
+                            done.push((at, run_chunk(&mut session, &options, ids, lengths, wanted)?));
+                        }
+                    })
+                    .collect::<Result<_>>()?;
+                let mut done: Vec<(usize, Vec<Vec<f32>>)> = done.into_iter().flatten().collect();
+                done.sort_unstable_by_key(|&(at, _)| at);
+                done.into_iter().map(|(_, outputs)| outputs).collect()
             }
         };
-        for group in groups {
-            for outputs in group? {
-                let slices: Vec<&[f32]> = outputs.iter().map(Vec::as_slice).collect();
-                take(&slices);
-            }
+        for chunk in &outputs {
+            let slices: Vec<&[f32]> = chunk.iter().map(Vec::as_slice).collect();
+            take(&slices);
         }
         Ok(())
     }
+}
+
+/// The session, whether or not a run on it panicked (a failed run leaves it usable).
+fn lock(session: &Mutex<Session>) -> MutexGuard<'_, Session> {
+    session.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// A session on `provider` with `threads` intra-op threads.
