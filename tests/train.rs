@@ -27,6 +27,7 @@ fn job(architecture: Architecture, out_dir: &std::path::Path, train: usize, test
             dropout: 0.2,
             learned_min_reviews: 5,
             readout: Readout::Last,
+            bidirectional: false,
             weighting: Weighting::Sum,
         },
         options: Options {
@@ -120,6 +121,19 @@ fn rnn_reading_its_mean_state_learns_exports_and_agrees() {
 #[test]
 fn gru_learns_exports_and_agrees() {
     learns_exports_and_agrees(Architecture::Gru, |_| {});
+}
+
+#[test]
+fn bidirectional_gru_learns_exports_and_agrees() {
+    learns_exports_and_agrees(Architecture::Gru, |shape| shape.bidirectional = true);
+}
+
+#[test]
+fn bidirectional_rnn_reading_its_mean_state_learns_exports_and_agrees() {
+    learns_exports_and_agrees(Architecture::Rnn, |shape| {
+        shape.readout = Readout::Mean;
+        shape.bidirectional = true;
+    });
 }
 
 #[test]

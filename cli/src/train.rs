@@ -63,6 +63,10 @@ struct Args {
     /// the mean of the states after every word.
     #[arg(long, value_enum, default_value_t = Readout::Last)]
     readout: Readout,
+    /// A recurrent model (rnn, gru) also reads each review from its last word to its first; its
+    /// head reads both directions' states.
+    #[arg(long)]
+    bidirectional: bool,
     /// How the weighted MLP pools its sub-scores: summed with its per-word weights, or averaged
     /// with them (weights divided by the review's total).
     #[arg(long, value_enum, default_value_t = Weighting::Sum)]
@@ -164,6 +168,7 @@ fn main() -> Result<()> {
             dropout: args.dropout,
             learned_min_reviews: args.learned_min_reviews,
             readout: args.readout,
+            bidirectional: args.bidirectional,
             weighting: args.weighting,
         },
         options: Options {

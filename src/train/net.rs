@@ -123,6 +123,10 @@ pub struct Shape {
     /// What a recurrent model's head reads (ignored by the other models).
     #[serde(default)]
     pub readout: Readout,
+    /// A recurrent model also reads each review backward, and its head reads both directions
+    /// (ignored by the other models).
+    #[serde(default)]
+    pub bidirectional: bool,
     /// How the weighted MLP pools with its weights (ignored by the other models).
     #[serde(default)]
     pub weighting: Weighting,
@@ -131,9 +135,18 @@ pub struct Shape {
 impl Shape {
     /// A one-line description of the model for cards and listings.
     pub fn description(&self) -> String {
-        let recurrent = |cell: &str| match self.readout {
-            Readout::Last => format!("{cell} over the words; an MLP reads the state after the last word"),
-            Readout::Mean => format!("{cell} over the words; an MLP reads the mean of its states over the words"),
+        let recurrent = |cell: &str| match (self.readout, self.bidirectional) {
+            (Readout::Last, false) => format!("{cell} over the words; an MLP reads the state after the last word"),
+            (Readout::Mean, false) => {
+                format!("{cell} over the words; an MLP reads the mean of its states over the words")
+            }
+            (Readout::Last, true) => format!(
+                "bidirectional {cell} over the words; an MLP reads the forward state after the last word and the \
+                 backward state after the first"
+            ),
+            (Readout::Mean, true) => format!(
+                "bidirectional {cell} over the words; an MLP reads the mean of both directions' states over the words"
+            ),
         };
         match self.architecture {
             Architecture::Rnn => recurrent("Elman RNN"),
@@ -170,11 +183,10 @@ impl SentimentNet {
         let input = words.dim();
         let p = vs / shape.architecture.name();
         let net: Box<dyn Net> = match shape.architecture {
-            Architecture::Rnn => {
-                Box::new(Recurrent::new(&p, Cell::Elman, shape.readout, input, shape.hidden, shape.dropout))
-            }
-            Architecture::Gru => {
-                Box::new(Recurrent::new(&p, Cell::Gru, shape.readout, input, shape.hidden, shape.dropout))
+            Architecture::Rnn | Architecture::Gru => {
+                let cell = if shape.architecture == Architecture::Rnn { Cell::Elman } else { Cell::Gru };
+                let (readout, bidirectional) = (shape.readout, shape.bidirectional);
+                Box::new(Recurrent::new(&p, cell, readout, bidirectional, input, shape.hidden, shape.dropout))
             }
             Architecture::Mlp => Box::new(TokenWise::new(&p, input, shape.hidden, Pooling::Mean, 0, shape.dropout)),
             Architecture::WeightedMlp => {

@@ -604,6 +604,13 @@ fn changes_from_seed(job: &Job) -> Vec<String> {
             "the MLP reads the mean of the recurrent states after every word instead of the last state only".to_owned(),
         );
     }
+    if s.bidirectional && matches!(s.architecture, Architecture::Rnn | Architecture::Gru) {
+        changes.push(format!(
+            "bidirectional: a second recurrent layer reads each review from its last word to its first ({} wide \
+             per direction)",
+            s.hidden
+        ));
+    }
     if s.weighting == Weighting::Mean && s.architecture == Architecture::WeightedMlp {
         changes.push(
             "the review's logit is the weighted mean of the sub-scores (each weight divided by the review's total) \

@@ -44,34 +44,73 @@ pub enum Readout {
     Mean,
 }
 
+/// One direction's weights of a recurrent layer, in PyTorch's layout.
+#[derive(Debug)]
+struct Weights {
+    w_ih: Tensor,
+    w_hh: Tensor,
+    b_ih: Tensor,
+    b_hh: Tensor,
+}
+
+impl Weights {
+    fn new(vs: &nn::Path, gates: i64, input: i64, hidden: i64) -> Self {
+        let bound = 1.0 / (hidden as f64).sqrt();
+        let init = nn::Init::Uniform { lo: -bound, up: bound };
+        Self {
+            w_ih: vs.var("weight_ih", &[gates, input], init),
+            w_hh: vs.var("weight_hh", &[gates, hidden], init),
+            b_ih: vs.var("bias_ih", &[gates], init),
+            b_hh: vs.var("bias_hh", &[gates], init),
+        }
+    }
+
+    /// The states after each step of `x` `[batch, time, input]`, from a zero state.
+    fn run(&self, cell: Cell, x: &Tensor, hidden: i64, train: bool) -> Tensor {
+        let h0 = Tensor::zeros([1, x.size()[0], hidden], (Kind::Float, x.device()));
+        let params = [&self.w_ih, &self.w_hh, &self.b_ih, &self.b_hh];
+        let (states, _) = match cell {
+            Cell::Elman => x.rnn_tanh(&h0, &params, true, 1, 0.0, train, false, true),
+            Cell::Gru => x.gru(&h0, &params, true, 1, 0.0, train, false, true),
+        };
+        states
+    }
+}
+
 /// A one-layer recurrent network with an MLP head on its last state or on the mean of its states.
+/// A bidirectional one also reads each review from its last word back to its first, and the head
+/// reads both directions' states side by side.
 #[derive(Debug)]
 pub struct Recurrent {
     cell: Cell,
     readout: Readout,
     hidden: i64,
-    w_ih: Tensor,
-    w_hh: Tensor,
-    b_ih: Tensor,
-    b_hh: Tensor,
+    forward: Weights,
+    backward: Option<Weights>,
     head: Mlp,
 }
 
 impl Recurrent {
-    /// A network reading `input`-wide word vectors into a `hidden`-wide state, read out by `readout`.
-    pub fn new(vs: &nn::Path, cell: Cell, readout: Readout, input: i64, hidden: i64, dropout: f64) -> Self {
-        let g = cell.gates() * hidden;
-        let bound = 1.0 / (hidden as f64).sqrt();
-        let init = nn::Init::Uniform { lo: -bound, up: bound };
+    /// A network reading `input`-wide word vectors into a `hidden`-wide state (per direction), in
+    /// both directions when `bidirectional`, read out by `readout`.
+    pub fn new(
+        vs: &nn::Path,
+        cell: Cell,
+        readout: Readout,
+        bidirectional: bool,
+        input: i64,
+        hidden: i64,
+        dropout: f64,
+    ) -> Self {
+        let gates = cell.gates() * hidden;
+        let directions = if bidirectional { 2 } else { 1 };
         Self {
             cell,
             readout,
             hidden,
-            w_ih: vs.var("weight_ih", &[g, input], init),
-            w_hh: vs.var("weight_hh", &[g, hidden], init),
-            b_ih: vs.var("bias_ih", &[g], init),
-            b_hh: vs.var("bias_hh", &[g], init),
-            head: Mlp::new(&(vs / "head"), hidden, hidden, 2, dropout),
+            forward: Weights::new(vs, gates, input, hidden),
+            backward: bidirectional.then(|| Weights::new(&(vs / "backward"), gates, input, hidden)),
+            head: Mlp::new(&(vs / "head"), directions * hidden, hidden, 2, dropout),
         }
     }
 
@@ -85,29 +124,71 @@ impl Recurrent {
             }
         }
     }
+
+    /// The ONNX `W`, `R` and `B` inputs: one row per direction.
+    fn onnx_weights(&self) -> (Tensor, Tensor, Tensor) {
+        let directions: Vec<&Weights> = std::iter::once(&self.forward).chain(self.backward.as_ref()).collect();
+        let stack = |part: &dyn Fn(&Weights) -> Tensor| {
+            Tensor::stack(&directions.iter().map(|d| part(d)).collect::<Vec<_>>(), 0)
+        };
+        (
+            stack(&|d| self.onnx_gate_order(&d.w_ih)),
+            stack(&|d| self.onnx_gate_order(&d.w_hh)),
+            stack(&|d| Tensor::cat(&[self.onnx_gate_order(&d.b_ih), self.onnx_gate_order(&d.b_hh)], 0)),
+        )
+    }
+}
+
+/// For each review, the positions of its words in reverse order, then its padding in place:
+/// `[batch, time]`, its own inverse. An empty review counts as one word, as in the export.
+fn reversed_within_length(lengths: &Tensor, steps: i64) -> Tensor {
+    let positions = Tensor::arange(steps, (Kind::Int64, lengths.device())).unsqueeze(0);
+    let last = (lengths.clamp_min(1) - 1).unsqueeze(1);
+    let reversed = &last - &positions;
+    reversed.where_self(&positions.le_tensor(&last), &positions)
+}
+
+/// `x` `[batch, time, width]` with each row's time steps taken in the order of `order`.
+fn take_steps(x: &Tensor, order: &Tensor) -> Tensor {
+    let [batch, steps, width] = x.size()[..] else { unreachable!("states are 3-D") };
+    x.gather(1, &order.unsqueeze(2).expand([batch, steps, width], false), false)
 }
 
 impl Net for Recurrent {
     fn forward(&self, x: &Tensor, lengths: &Tensor, mask: &Tensor, train: bool) -> NetOutput {
         let batch = x.size()[0];
-        let h0 = Tensor::zeros([1, batch, self.hidden], (Kind::Float, x.device()));
-        let params = [&self.w_ih, &self.w_hh, &self.b_ih, &self.b_hh];
-        let (states, _) = match self.cell {
-            Cell::Elman => x.rnn_tanh(&h0, &params, true, 1, 0.0, train, false, true),
-            Cell::Gru => x.gru(&h0, &params, true, 1, 0.0, train, false, true),
+        let steps = x.size()[1];
+        let forward = self.forward.run(self.cell, x, self.hidden, train);
+        // The backward direction reads each review's words from its last to its first: the words
+        // are reversed within the review's length, read forward, and the states put back in
+        // place, so that position t holds the state after reading the words from the last to t.
+        let backward = self.backward.as_ref().map(|weights| {
+            let order = reversed_within_length(lengths, steps);
+            take_steps(&weights.run(self.cell, &take_steps(x, &order), self.hidden, train), &order)
+        });
+        let states = match &backward {
+            Some(backward) => Tensor::cat(&[&forward, backward], 2),
+            None => forward.shallow_clone(),
         };
+        let width = states.size()[2];
         // What the head reads after each prefix of the review.
         let read = match self.readout {
             Readout::Last => states,
             Readout::Mean => {
-                let steps = states.size()[1];
                 let counts = Tensor::arange_start(1, steps + 1, (Kind::Float, x.device())).view([1, steps, 1]);
                 states.cumsum(1, Kind::Float) / counts
             }
         };
-        // The review's: after its last word (an empty review reads one zero vector).
-        let last = (lengths.clamp_min(1) - 1).view([batch, 1, 1]).expand([batch, 1, self.hidden], false);
+        // The review's: after its last word (an empty review reads one zero vector). With the
+        // last-state readout, the backward direction's last state is the one at the first word.
+        let last = (lengths.clamp_min(1) - 1).view([batch, 1, 1]).expand([batch, 1, width], false);
         let final_read = read.gather(1, &last, false).squeeze_dim(1);
+        let final_read = match (&backward, self.readout) {
+            (Some(backward), Readout::Last) => {
+                Tensor::cat(&[final_read.narrow(1, 0, self.hidden), backward.select(1, 0)], 1)
+            }
+            _ => final_read,
+        };
         let logit = positive_logit(&self.head.forward(&final_read, train));
         let token_scores = positive_logit(&self.head.forward(&read, false)) * mask;
         NetOutput { logit, token_scores, token_weights: None, attention: None }
@@ -115,17 +196,18 @@ impl Net for Recurrent {
 
     fn export(&self, g: &mut Graph, x: &str, lengths: &str, mask: &str) -> NetOutput<String> {
         let h = self.hidden;
+        let directions = if self.backward.is_some() { 2 } else { 1 };
+        let width = directions * h;
         let time_major = g.op("Transpose", &[x], vec![Attr::Ints("perm", vec![1, 0, 2])]);
         let one = g.ints("one", &[], &[1]);
         let at_least_one = g.op("Max", &[lengths, &one], vec![]);
         let sequence_lens = g.op("Cast", &[&at_least_one], vec![Attr::Int("to", DataType::INT32 as i64)]);
-        let w = g.weight("w", &self.onnx_gate_order(&self.w_ih).unsqueeze(0));
-        let r = g.weight("r", &self.onnx_gate_order(&self.w_hh).unsqueeze(0));
-        let b = g.weight(
-            "b",
-            &Tensor::cat(&[self.onnx_gate_order(&self.b_ih), self.onnx_gate_order(&self.b_hh)], 0).unsqueeze(0),
-        );
+        let (w, r, b) = self.onnx_weights();
+        let (w, r, b) = (g.weight("w", &w), g.weight("r", &r), g.weight("b", &b));
         let mut attrs = vec![Attr::Int("hidden_size", h)];
+        if directions == 2 {
+            attrs.push(Attr::Str("direction", "bidirectional"));
+        }
         let op = match self.cell {
             Cell::Elman => "RNN",
             Cell::Gru => {
@@ -135,11 +217,15 @@ impl Net for Recurrent {
         };
         let outputs = g.op_n(op, &[&time_major, &w, &r, &b, &sequence_lens], 2, attrs);
         let (all_states, final_state) = (&outputs[0], &outputs[1]);
-        // Y is [time, 1, batch, hidden].
-        let states = g.reshape(all_states, &[super::MAX_TOKENS_I64, -1, h]);
-        let states = g.op("Transpose", &[&states], vec![Attr::Ints("perm", vec![1, 0, 2])]);
+        // Y is [time, directions, batch, hidden]; the head reads [batch, time, directions * hidden].
+        let states = g.op("Transpose", &[all_states], vec![Attr::Ints("perm", vec![2, 0, 1, 3])]);
+        let states = g.reshape(&states, &[-1, super::MAX_TOKENS_I64, width]);
         let (read, final_read) = match self.readout {
-            Readout::Last => (states, g.reshape(final_state, &[-1, h])),
+            // Y_h is [directions, batch, hidden]: each direction's state after its last step.
+            Readout::Last => {
+                let last = g.op("Transpose", &[final_state], vec![Attr::Ints("perm", vec![1, 0, 2])]);
+                (states, g.reshape(&last, &[-1, width]))
+            }
             Readout::Mean => {
                 let axis = g.ints("time_axis", &[], &[1]);
                 let sums = g.op("CumSum", &[&states, &axis], vec![]);
