@@ -98,14 +98,15 @@ impl Cluster {
     }
 }
 
-/// Runs `scorer` with a deadline of two minutes.
+/// Runs `scorer`, failing it after ten minutes. The deadline only catches a hang: a debug build
+/// on 2 cores busy with other tests has taken over two minutes for a query that takes 85 s alone.
 fn run(args: &[&str]) -> Output {
     let mut child = scorer_command().args(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(120);
+    let deadline = Instant::now() + Duration::from_secs(600);
     while child.try_wait().unwrap().is_none() {
         if Instant::now() > deadline {
             child.kill().unwrap();
-            panic!("scorer {args:?} ran over two minutes: {}", stderr(&child.wait_with_output().unwrap()));
+            panic!("scorer {args:?} ran over ten minutes: {}", stderr(&child.wait_with_output().unwrap()));
         }
         std::thread::sleep(Duration::from_millis(50));
     }
