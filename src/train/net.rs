@@ -135,18 +135,15 @@ pub struct Shape {
 impl Shape {
     /// A one-line description of the model for cards and listings.
     pub fn description(&self) -> String {
-        let recurrent = |cell: &str| match (self.readout, self.bidirectional) {
-            (Readout::Last, false) => format!("{cell} over the words; an MLP reads the state after the last word"),
-            (Readout::Mean, false) => {
-                format!("{cell} over the words; an MLP reads the mean of its states over the words")
-            }
-            (Readout::Last, true) => format!(
-                "bidirectional {cell} over the words; an MLP reads the forward state after the last word and the \
-                 backward state after the first"
-            ),
-            (Readout::Mean, true) => format!(
-                "bidirectional {cell} over the words; an MLP reads the mean of both directions' states over the words"
-            ),
+        let recurrent = |cell: &str| {
+            let reads = match (self.readout, self.bidirectional) {
+                (Readout::Last, false) => "the state after the last word",
+                (Readout::Last, true) => "the forward state after the last word and the backward state after the first",
+                (Readout::Mean, false) => "the mean of its states over the words",
+                (Readout::Mean, true) => "the mean of both directions' states over the words",
+            };
+            let direction = if self.bidirectional { "bidirectional " } else { "" };
+            format!("{direction}{cell} over the words; an MLP reads {reads}")
         };
         match self.architecture {
             Architecture::Rnn => recurrent("Elman RNN"),
