@@ -40,7 +40,7 @@ use sentiment::runtime::Provider;
 use sentiment::scoring::{BATCH_SIZE, Columns, FileScorer};
 use serde::Serialize;
 
-const ALL_MODELS: [&str; 5] = ["rnn", "gru", "mlp", "weighted-mlp", "attention"];
+const ALL_MODELS: [&str; 6] = ["rnn", "gru", "mlp", "weighted-mlp", "attention", "ngram"];
 
 /// One process's run: wall-clock seconds and peak resident memory.
 #[derive(Debug, Clone, Copy, Serialize)]
@@ -374,8 +374,7 @@ fn tokenizer_speed(texts: &[String]) -> Result<(f64, f64)> {
 fn ceiling(model: &str, texts: &[String], threads: usize) -> Result<f64> {
     let catalog = Catalog::open(&repo().join("models"), threads, Provider::Cpu)?;
     let model = catalog.model(model)?;
-    let batches: Vec<EncodedBatch> =
-        texts.chunks(8192).map(|chunk| EncodedBatch::encode(catalog.vocabulary(), chunk)).collect();
+    let batches: Vec<EncodedBatch> = texts.chunks(8192).map(|chunk| model.encode(chunk)).collect();
     model.probabilities(&batches[0])?; // Warm-up.
     let started = Instant::now();
     for batch in &batches {

@@ -9,9 +9,8 @@ use arrow::array::{Array, AsArray, Float32Array, StringArray};
 use arrow::datatypes::DataType;
 
 use crate::card::label_for;
-use crate::encoding::{AsTextBytes, EncodedBatch};
+use crate::encoding::AsTextBytes;
 use crate::model::SentimentModel;
-use crate::vocab::Vocabulary;
 
 /// True for the Arrow types a review column may have: the three string types, and the two binary
 /// types (bytes that are not UTF-8 only separate words).
@@ -41,18 +40,18 @@ pub fn text_values(array: &dyn Array) -> Result<Vec<Option<&[u8]>>> {
 }
 
 /// P(positive) for each review, `None` for a review with no words (NULL included).
-pub fn score_texts<T>(model: &SentimentModel, vocabulary: &Vocabulary, texts: &[T]) -> Result<Vec<Option<f32>>>
+pub fn score_texts<T>(model: &SentimentModel, texts: &[T]) -> Result<Vec<Option<f32>>>
 where
     T: AsTextBytes + Sync,
 {
-    let batch = EncodedBatch::encode(vocabulary, texts);
+    let batch = model.encode(texts);
     let probabilities = model.probabilities(&batch)?;
-    Ok(batch.lengths.iter().zip(probabilities).map(|(&words, p)| (words > 0).then_some(p)).collect())
+    Ok(batch.has_words.iter().zip(probabilities).map(|(&words, p)| words.then_some(p)).collect())
 }
 
 /// P(positive) for every review of `array`, NULL where the review has no words (NULL included).
-pub fn score_array(model: &SentimentModel, vocabulary: &Vocabulary, array: &dyn Array) -> Result<Float32Array> {
-    Ok(score_texts(model, vocabulary, &text_values(array)?)?.into_iter().collect())
+pub fn score_array(model: &SentimentModel, array: &dyn Array) -> Result<Float32Array> {
+    Ok(score_texts(model, &text_values(array)?)?.into_iter().collect())
 }
 
 /// `positive`/`negative` for each score, NULL for NULL.

@@ -23,7 +23,7 @@ pub const SEED_EXAMPLES: [(&str, bool); 5] = [
 pub struct ModelCard {
     /// The model's name, also its file stem (`gru` for `gru.onnx`).
     pub name: String,
-    /// Which of the five architectures, in words.
+    /// Which architecture, in words.
     pub architecture: String,
     /// Each way this model departs from the exercise's recipe.
     pub changes_from_seed: Vec<String>,
@@ -37,8 +37,10 @@ pub struct ModelCard {
     pub validation: Metrics,
     /// Metrics on the test file, never seen in training.
     pub test: Metrics,
-    /// The exercise's accuracy for this architecture, for comparison.
-    pub seed_accuracy: f64,
+    /// The exercise's accuracy for this architecture, for comparison; none for the n-gram model,
+    /// which the exercise did not have.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed_accuracy: Option<f64>,
     /// The exercise's hand-written reviews scored by this model.
     pub seed_examples: Vec<ExamplePrediction>,
     /// How the model was trained: time, epochs, machine, command.
@@ -96,6 +98,13 @@ pub struct TeacherSummary {
     pub hyperparameters: serde_json::Value,
     /// Distinct features it learned weights for.
     pub features: usize,
+    /// Epochs run, and the one whose weights were kept (0 on cards written before they were
+    /// recorded).
+    #[serde(default)]
+    pub epochs_run: usize,
+    /// See [`TeacherSummary::epochs_run`].
+    #[serde(default)]
+    pub best_epoch: usize,
     /// Its metrics on the student's validation split.
     pub validation: Metrics,
     /// Its metrics on the test file (never used for a choice).

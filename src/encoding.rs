@@ -1,35 +1,113 @@
-//! Reviews turned into model inputs: token ids padded to [`MAX_TOKENS`] and true lengths.
+//! Reviews turned into model inputs: the ids a model reads and how many there are.
+//!
+//! The five word models (contract version 1) read the ids of a review's first [`MAX_TOKENS`]
+//! words, padded to [`MAX_TOKENS`]; the n-gram model (contract version 2) reads the ids of the
+//! distinct n-grams of the whole review, as many as it has. An [`Encoder`] is either.
+
+use std::borrow::Cow;
+use std::ops::Range;
+use std::sync::Arc;
 
 use rayon::prelude::*;
 
+use crate::ngrams::NgramVocabulary;
 use crate::text::{MAX_TOKENS, for_each_token};
 use crate::vocab::{UNKNOWN_ID, Vocabulary};
 
-/// A batch of encoded reviews, laid out as the models' `token_ids` `[batch, 100]` and
-/// `lengths` `[batch]` inputs.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// How a model's inputs are made from text: the vocabulary whose ids it reads.
+#[derive(Debug, Clone)]
+pub enum Encoder {
+    /// The first [`MAX_TOKENS`] words of a review, as ids of the word vocabulary (`token_ids`).
+    Words(Arc<Vocabulary>),
+    /// The distinct words and word pairs of the whole review, as ids of the n-gram vocabulary
+    /// (`ngram_ids`).
+    Ngrams(Arc<NgramVocabulary>),
+}
+
+impl Encoder {
+    /// Encodes `texts` in parallel; `None` (a NULL review) encodes as an empty review.
+    pub fn encode<T>(&self, texts: &[T]) -> EncodedBatch
+    where
+        T: AsTextBytes + Sync,
+    {
+        match self {
+            Encoder::Words(vocabulary) => EncodedBatch::encode(vocabulary, texts),
+            Encoder::Ngrams(vocabulary) => EncodedBatch::encode_ngrams(vocabulary, texts),
+        }
+    }
+
+    /// The contract version of the models that read these inputs.
+    pub fn contract_version(&self) -> u32 {
+        match self {
+            Encoder::Words(_) => 1,
+            Encoder::Ngrams(_) => 2,
+        }
+    }
+}
+
+/// How the ids of a batch's reviews are laid out in [`EncodedBatch::ids`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Layout {
+    /// Every review has this many ids, padded with [`UNKNOWN_ID`] past its length.
+    Fixed(usize),
+    /// Each review has as many ids as its length; review `i`'s are `ids[offsets[i]..offsets[i + 1]]`.
+    Ragged(Vec<usize>),
+}
+
+/// A batch of encoded reviews: the ids a model reads, and each review's number of them.
+#[derive(Debug, Clone, PartialEq)]
 pub struct EncodedBatch {
-    /// Row-major `[batch, MAX_TOKENS]` ids; positions past a review's length hold [`UNKNOWN_ID`].
-    pub token_ids: Vec<i64>,
-    /// Number of tokens of each review, 0 to [`MAX_TOKENS`].
+    /// The reviews' ids back to back, laid out as [`EncodedBatch::layout`] says.
+    pub ids: Vec<i64>,
+    /// Number of ids of each review: its words (0 to [`MAX_TOKENS`]) or its known n-grams.
     pub lengths: Vec<i64>,
+    /// Whether each review has a word to judge: false for NULL and for text without
+    /// `[A-Za-z]` words, which get no score. A review whose words are all unknown has words.
+    pub has_words: Vec<bool>,
+    /// Where each review's ids are.
+    pub layout: Layout,
 }
 
 impl EncodedBatch {
-    /// Encodes `texts` in parallel; `None` (a NULL review) encodes as an empty review.
+    /// Encodes `texts` as the word models read them, in parallel: row-major `[batch, 100]`
+    /// ids; `None` (a NULL review) encodes as an empty review.
     pub fn encode<T>(vocab: &Vocabulary, texts: &[T]) -> Self
     where
         T: AsTextBytes + Sync,
     {
-        let mut token_ids = vec![UNKNOWN_ID; texts.len() * MAX_TOKENS];
+        let mut ids = vec![UNKNOWN_ID; texts.len() * MAX_TOKENS];
         let mut lengths = vec![0i64; texts.len()];
-        token_ids
-            .par_chunks_mut(MAX_TOKENS)
+        ids.par_chunks_mut(MAX_TOKENS)
             .zip(lengths.par_iter_mut())
             .zip(texts.par_iter())
             .with_min_len(64)
             .for_each(|((row, length), text)| *length = encode_into(vocab, text.text_bytes(), row) as i64);
-        Self { token_ids, lengths }
+        let has_words = lengths.iter().map(|&n| n > 0).collect();
+        Self { ids, lengths, has_words, layout: Layout::Fixed(MAX_TOKENS) }
+    }
+
+    /// Encodes `texts` as the n-gram model reads them, in parallel: each review's distinct
+    /// n-gram ids ([`NgramVocabulary::encode_into`]), back to back.
+    pub fn encode_ngrams<T>(vocab: &NgramVocabulary, texts: &[T]) -> Self
+    where
+        T: AsTextBytes + Sync,
+    {
+        let (rows, has_words): (Vec<Vec<i64>>, Vec<bool>) = texts
+            .par_iter()
+            .with_min_len(64)
+            .map(|text| {
+                let mut row = Vec::new();
+                let words = vocab.encode_into(text.text_bytes(), &mut row);
+                (row, words > 0)
+            })
+            .unzip();
+        let mut offsets = Vec::with_capacity(rows.len() + 1);
+        offsets.push(0);
+        for row in &rows {
+            offsets.push(offsets.last().copied().unwrap_or_default() + row.len());
+        }
+        let lengths = rows.iter().map(|row| row.len() as i64).collect();
+        Self { ids: rows.concat(), lengths, has_words, layout: Layout::Ragged(offsets) }
     }
 
     /// Number of reviews in the batch.
@@ -40,6 +118,32 @@ impl EncodedBatch {
     /// True for a batch of no reviews.
     pub fn is_empty(&self) -> bool {
         self.lengths.is_empty()
+    }
+
+    /// The ids of review `row`, without padding.
+    pub fn row(&self, row: usize) -> &[i64] {
+        match &self.layout {
+            Layout::Fixed(width) => &self.ids[row * width..][..self.lengths[row] as usize],
+            Layout::Ragged(offsets) => &self.ids[offsets[row]..offsets[row + 1]],
+        }
+    }
+
+    /// The ids of reviews `rows` as the row-major matrix a model call takes, and its width:
+    /// the batch's own rows for a fixed layout; for a ragged one, each review padded with
+    /// [`UNKNOWN_ID`] to the longest of them (at least one id wide).
+    pub fn matrix(&self, rows: Range<usize>) -> (Cow<'_, [i64]>, usize) {
+        match &self.layout {
+            Layout::Fixed(width) => (Cow::Borrowed(&self.ids[rows.start * width..rows.end * width]), *width),
+            Layout::Ragged(_) => {
+                let width = rows.clone().map(|row| self.lengths[row] as usize).max().unwrap_or(0).max(1);
+                let mut matrix = vec![UNKNOWN_ID; rows.len() * width];
+                for (padded, row) in matrix.chunks_mut(width).zip(rows) {
+                    let ids = self.row(row);
+                    padded[..ids.len()].copy_from_slice(ids);
+                }
+                (Cow::Owned(matrix), width)
+            }
+        }
     }
 }
 
@@ -92,8 +196,25 @@ mod tests {
         let vocab = Vocabulary::from_words(vec!["good".into(), "movie".into()]).unwrap();
         let batch = EncodedBatch::encode(&vocab, &["Good movie, great cast", "", "movie"]);
         assert_eq!(batch.lengths, [4, 0, 1]);
-        assert_eq!(&batch.token_ids[..5], &[1, 2, 0, 0, 0]);
-        assert!(batch.token_ids[MAX_TOKENS..2 * MAX_TOKENS].iter().all(|&id| id == UNKNOWN_ID));
-        assert_eq!(batch.token_ids[2 * MAX_TOKENS], 2);
+        assert_eq!(&batch.ids[..5], &[1, 2, 0, 0, 0]);
+        assert!(batch.ids[MAX_TOKENS..2 * MAX_TOKENS].iter().all(|&id| id == UNKNOWN_ID));
+        assert_eq!(batch.ids[2 * MAX_TOKENS], 2);
+        assert_eq!(batch.row(0), [1, 2, 0, 0]);
+        let (matrix, width) = batch.matrix(1..3);
+        assert_eq!((matrix.len(), width), (2 * MAX_TOKENS, MAX_TOKENS));
+    }
+
+    #[test]
+    fn ngram_batches_are_ragged_and_padded_per_call() {
+        let vocab = NgramVocabulary::from_ngrams(vec!["good".into(), "movie".into(), "good movie".into()]).unwrap();
+        let texts = [Some("Good movie"), None, Some("movie, movie"), Some("Unknown words")];
+        let batch = Encoder::Ngrams(Arc::new(vocab)).encode(&texts);
+        assert_eq!(batch.lengths, [3, 0, 1, 0]);
+        assert_eq!(batch.has_words, [true, false, true, true]);
+        assert_eq!(batch.layout, Layout::Ragged(vec![0, 3, 3, 4, 4]));
+        assert_eq!(batch.row(2), [2]);
+        let (matrix, width) = batch.matrix(1..3);
+        assert_eq!((&*matrix, width), (&[0, 2][..], 1));
+        assert_eq!(&*batch.matrix(0..2).0, &[1, 3, 2, 0, 0, 0]);
     }
 }

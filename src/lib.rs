@@ -22,6 +22,7 @@ pub mod line_table;
 pub mod machine;
 pub mod metrics;
 pub mod model;
+pub mod ngrams;
 pub mod provenance;
 pub mod runtime;
 pub mod scoring;

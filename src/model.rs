@@ -1,11 +1,15 @@
-//! A sentiment model loaded into ONNX Runtime, with the contract every shipped `.onnx` follows.
+//! A sentiment model loaded into ONNX Runtime, with the contracts the shipped `.onnx` files follow.
 //!
-//! Inputs: `token_ids` int64 `[batch, 100]` (ids from `models/vocab.txt`, 0 for padding and
-//! unknown words) and `lengths` int64 `[batch]`. Outputs: `probability` float `[batch]`
-//! (P(positive)); `token_scores` float `[batch, 100]`; `token_weights` float `[batch, 100]` for the
-//! token-wise models; `attention` float `[batch, 100, 11]` for the attention model. The full
-//! description is `models/README.md`.
+//! Version 1, the five word models: inputs `token_ids` int64 `[batch, 100]` (ids from
+//! `models/vocab.txt`, 0 for padding and unknown words) and `lengths` int64 `[batch]`; outputs
+//! `probability` float `[batch]` (P(positive)), `token_scores` float `[batch, 100]`,
+//! `token_weights` float `[batch, 100]` for the token-wise models, `attention` float
+//! `[batch, 100, 11]` for the attention model. Version 2, the n-gram model: inputs `ngram_ids`
+//! int64 `[batch, n]` (a review's distinct n-grams, [`crate::ngrams`], padded with 0) and
+//! `lengths`; outputs `probability` and `token_scores` `[batch, n]` (each n-gram's weight). The
+//! full description is `models/README.md`.
 
+use std::ops::Range;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
@@ -16,24 +20,31 @@ use anyhow::{Context, Result, bail};
 use ort::session::{HasSelectedOutputs, OutputSelector, RunOptions, Session};
 use ort::value::TensorRef;
 
-use crate::encoding::EncodedBatch;
+use crate::encoding::{AsTextBytes, EncodedBatch, Encoder, Layout};
 use crate::runtime::Provider;
-use crate::text::{MAX_TOKENS, for_each_token};
+use crate::text::for_each_token;
 
-/// Input: token ids, int64 `[batch, 100]`.
+/// Input of the word models: token ids, int64 `[batch, 100]`.
 pub const INPUT_TOKEN_IDS: &str = "token_ids";
+/// Input of the n-gram model: each review's distinct n-gram ids, int64 `[batch, n]`.
+pub const INPUT_NGRAM_IDS: &str = "ngram_ids";
 /// Input: number of tokens per review, int64 `[batch]`.
 pub const INPUT_LENGTHS: &str = "lengths";
 /// Output: P(positive), float `[batch]`.
 pub const OUTPUT_PROBABILITY: &str = "probability";
-/// Output: each word's sub-score (its logit toward positive), float `[batch, 100]`.
+/// Output: each word's (or n-gram's) sub-score, its logit toward positive, float `[batch, 100]`
+/// (`[batch, n]` for the n-gram model).
 pub const OUTPUT_TOKEN_SCORES: &str = "token_scores";
 /// Output: each word's weight in the review's logit, float `[batch, 100]`.
 pub const OUTPUT_TOKEN_WEIGHTS: &str = "token_weights";
 /// Output: each word's attention over its 11-word window, float `[batch, 100, 11]`.
 pub const OUTPUT_ATTENTION: &str = "attention";
-/// Version of the contract above; cards record the one their file follows.
-pub const CONTRACT_VERSION: u32 = 1;
+/// The contract of the word models, whose input is [`INPUT_TOKEN_IDS`].
+pub const WORDS_CONTRACT: u32 = 1;
+/// The contract of the n-gram model, whose input is [`INPUT_NGRAM_IDS`].
+pub const NGRAMS_CONTRACT: u32 = 2;
+/// Metadata key of the exported file that holds its contract version.
+pub const METADATA_CONTRACT_VERSION: &str = "contract_version";
 
 /// Most reviews sent to ONNX Runtime in one call. Small calls keep the intermediate tensors in
 /// the CPU's caches: on the benchmark machine 128 rows ran as fast as 1,024 or faster, the
@@ -55,52 +66,42 @@ pub const RECURRENT_MODELS: [&str; 2] = ["rnn", "gru"];
 #[derive(Debug)]
 pub struct SentimentModel {
     sessions: Vec<Mutex<Session>>,
+    encoder: Encoder,
+    input: &'static str,
     outputs: Vec<String>,
     provider: Provider,
 }
 
-/// What a model says about a batch of reviews, beyond the probability.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Explanation {
-    /// P(positive) per review.
-    pub probability: Vec<f32>,
-    /// Row-major `[batch, 100]` sub-scores; zero past each review's length.
-    pub token_scores: Vec<f32>,
-    /// Row-major `[batch, 100]` weights, when the model has them.
-    pub token_weights: Option<Vec<f32>>,
+/// What a model says about one review: its probability and each word (or n-gram) it read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExplainedReview {
+    /// P(positive).
+    pub probability: f32,
+    /// The words in reading order (the n-gram model: its distinct n-grams, in the order they
+    /// first appear).
+    pub words: Vec<ExplainedWord>,
 }
 
-/// One word of an explained review.
+/// One word (or n-gram) of an explained review.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ExplainedWord {
-    /// The token, lowercase, as the text pipeline produced it.
+    /// The token, lowercase, as the text pipeline produced it; for the n-gram model the n-gram,
+    /// its words separated by a space.
     pub token: String,
     /// Its sub-score (see [`OUTPUT_TOKEN_SCORES`]).
     pub score: f32,
     /// Its weight, for the models that have one (see [`OUTPUT_TOKEN_WEIGHTS`]).
     pub weight: Option<f32>,
-}
-
-impl Explanation {
-    /// The words of review `row` of the explained batch, whose text is `text`.
-    pub fn words(&self, row: usize, text: &[u8]) -> Vec<ExplainedWord> {
-        let mut words = Vec::new();
-        for_each_token(text, |token| {
-            let at = row * MAX_TOKENS + words.len();
-            words.push(ExplainedWord {
-                token: String::from_utf8(token.to_ascii_lowercase()).expect("tokens are ASCII letters"),
-                score: self.token_scores[at],
-                weight: self.token_weights.as_ref().map(|w| w[at]),
-            });
-        });
-        words
-    }
+    /// False for a word outside the vocabulary (its vector is zero). The n-gram model reads only
+    /// the n-grams of its vocabulary, so each of its n-grams is known.
+    pub known: bool,
 }
 
 impl SentimentModel {
-    /// Loads an `.onnx` file (its external data is read from the same folder) to run on `threads`
-    /// cores on `provider`, and checks that it follows the contract.
-    pub fn load(path: &Path, threads: usize, provider: Provider) -> Result<Self> {
+    /// Loads an `.onnx` file (its external data is read from the same folder) whose inputs
+    /// `encoder` makes, to run on `threads` cores on `provider`, and checks that it follows the
+    /// encoder's contract.
+    pub fn load(path: &Path, encoder: Encoder, threads: usize, provider: Provider) -> Result<Self> {
         if !path.is_file() {
             bail!("model file {} does not exist", path.display());
         }
@@ -109,16 +110,29 @@ impl SentimentModel {
         let provider = provider.resolve()?;
         let threads = threads.max(1);
         let first = open_session(path, threads, provider)?;
+        let metadata = first.metadata().ok();
+        let contract = metadata.as_ref().and_then(|m| m.custom(METADATA_CONTRACT_VERSION));
+        let expected = encoder.contract_version();
+        if contract.as_deref() != Some(expected.to_string().as_str()) {
+            bail!(
+                "model {} follows model contract {}, but was loaded for contract {expected} ({}); this scorer runs \
+                 contracts {WORDS_CONTRACT} (word models, vocab.txt) and {NGRAMS_CONTRACT} (n-gram models)",
+                path.display(),
+                contract.unwrap_or_else(|| "(none stated)".to_owned()),
+                if expected == WORDS_CONTRACT { "a word model" } else { "an n-gram model" },
+            );
+        }
+        let input = if expected == WORDS_CONTRACT { INPUT_TOKEN_IDS } else { INPUT_NGRAM_IDS };
         let inputs: Vec<&str> = first.inputs().iter().map(|i| i.name()).collect();
         let outputs: Vec<String> = first.outputs().iter().map(|o| o.name().to_owned()).collect();
-        if inputs != [INPUT_TOKEN_IDS, INPUT_LENGTHS] || !outputs.iter().any(|o| o == OUTPUT_PROBABILITY) {
+        if inputs != [input, INPUT_LENGTHS] || !outputs.iter().any(|o| o == OUTPUT_PROBABILITY) {
             bail!(
-                "model {} does not follow the contract: inputs {inputs:?} (expected [{INPUT_TOKEN_IDS:?}, {INPUT_LENGTHS:?}]), \
+                "model {} does not follow contract {expected}: inputs {inputs:?} (expected [{input:?}, {INPUT_LENGTHS:?}]), \
                  outputs {outputs:?} (expected {OUTPUT_PROBABILITY:?} among them)",
                 path.display()
             );
         }
-        let architecture = first.metadata().ok().and_then(|m| m.custom(METADATA_MODEL));
+        let architecture = metadata.and_then(|m| m.custom(METADATA_MODEL));
         let recurrent = architecture.is_some_and(|a| RECURRENT_MODELS.contains(&a.as_str()));
         let sessions = if recurrent && provider == Provider::Cpu && threads > 1 {
             drop(first);
@@ -126,7 +140,22 @@ impl SentimentModel {
         } else {
             vec![Mutex::new(first)]
         };
-        Ok(Self { sessions, outputs, provider })
+        Ok(Self { sessions, encoder, input, outputs, provider })
+    }
+
+    /// The name of the model's ids input: [`INPUT_TOKEN_IDS`] or [`INPUT_NGRAM_IDS`].
+    pub fn input(&self) -> &'static str {
+        self.input
+    }
+
+    /// How the model's inputs are made from text.
+    pub fn encoder(&self) -> &Encoder {
+        &self.encoder
+    }
+
+    /// `texts` as this model's inputs; `None` (a NULL review) encodes as an empty review.
+    pub fn encode<T: AsTextBytes + Sync>(&self, texts: &[T]) -> EncodedBatch {
+        self.encoder.encode(texts)
     }
 
     /// The execution provider the sessions run on (`Auto` resolved).
@@ -147,35 +176,71 @@ impl SentimentModel {
     /// P(positive) for each review of the batch.
     pub fn probabilities(&self, batch: &EncodedBatch) -> Result<Vec<f32>> {
         let mut out = Vec::with_capacity(batch.len());
-        self.run_chunks(batch, &[OUTPUT_PROBABILITY], |outputs| {
+        self.run_chunks(batch, &[OUTPUT_PROBABILITY], |_, _, outputs| {
             out.extend_from_slice(outputs[0]);
         })?;
         Ok(out)
     }
 
-    /// Probabilities with each word's sub-score, and its weight where the model has one.
-    pub fn explain(&self, batch: &EncodedBatch) -> Result<Explanation> {
+    /// Each review's probability with every word (or n-gram) it read: its sub-score, and its
+    /// weight where the model has one.
+    pub fn explain<T: AsTextBytes + Sync>(&self, texts: &[T]) -> Result<Vec<ExplainedReview>> {
+        let batch = self.encode(texts);
         let has_weights = self.outputs.iter().any(|o| o == OUTPUT_TOKEN_WEIGHTS);
         let mut wanted = vec![OUTPUT_PROBABILITY, OUTPUT_TOKEN_SCORES];
         if has_weights {
             wanted.push(OUTPUT_TOKEN_WEIGHTS);
         }
-        let mut explanation = Explanation { token_weights: has_weights.then(Vec::new), ..Explanation::default() };
-        self.run_chunks(batch, &wanted, |outputs| {
-            explanation.probability.extend_from_slice(outputs[0]);
-            explanation.token_scores.extend_from_slice(outputs[1]);
-            if let Some(weights) = &mut explanation.token_weights {
-                weights.extend_from_slice(outputs[2]);
+        let mut explained = Vec::with_capacity(texts.len());
+        self.run_chunks(&batch, &wanted, |rows, width, outputs| {
+            for (at, row) in rows.enumerate() {
+                let values = |output: &[f32]| output[at * width..][..batch.lengths[row] as usize].to_vec();
+                let (scores, weights) = (values(outputs[1]), has_weights.then(|| values(outputs[2])));
+                let tokens = self.tokens(texts[row].text_bytes(), batch.row(row));
+                let words = tokens
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, (token, known))| ExplainedWord {
+                        token,
+                        score: scores[i],
+                        weight: weights.as_ref().map(|w| w[i]),
+                        known,
+                    })
+                    .collect();
+                explained.push(ExplainedReview { probability: outputs[0][at], words });
             }
         })?;
-        Ok(explanation)
+        Ok(explained)
     }
 
-    /// The float outputs `names` for the batch, each flattened row-major: every output of the
-    /// file, for checking an export against the trainer (scoring needs only the two above).
+    /// What each id of an encoded review stands for, and whether it is in the vocabulary: the
+    /// review's words (from its `text`), or the n-grams its `ids` name.
+    fn tokens(&self, text: &[u8], ids: &[i64]) -> Vec<(String, bool)> {
+        match &self.encoder {
+            Encoder::Words(_) => {
+                let mut tokens = Vec::with_capacity(ids.len());
+                for_each_token(text, |token| {
+                    let known = ids[tokens.len()] != crate::vocab::UNKNOWN_ID;
+                    tokens.push((
+                        String::from_utf8(token.to_ascii_lowercase()).expect("tokens are ASCII letters"),
+                        known,
+                    ));
+                });
+                tokens
+            }
+            Encoder::Ngrams(vocabulary) => ids.iter().map(|&id| (vocabulary.ngram(id).to_owned(), true)).collect(),
+        }
+    }
+
+    /// The float outputs `names` for a batch of the word models, each flattened row-major: every
+    /// output of the file, for checking an export against the trainer (scoring needs only the two
+    /// above).
     pub fn outputs_for(&self, batch: &EncodedBatch, names: &[&str]) -> Result<Vec<Vec<f32>>> {
+        if !matches!(batch.layout, Layout::Fixed(_)) {
+            bail!("outputs_for takes a batch of the word models (fixed width)");
+        }
         let mut out = vec![Vec::new(); names.len()];
-        self.run_chunks(batch, names, |outputs| {
+        self.run_chunks(batch, names, |_, _, outputs| {
             for (all, chunk) in out.iter_mut().zip(outputs) {
                 all.extend_from_slice(chunk);
             }
@@ -184,49 +249,60 @@ impl SentimentModel {
     }
 
     /// Runs the model on the batch in chunks of at most [`MAX_ROWS_PER_RUN`] rows and hands
-    /// `take` the requested float outputs of each chunk, in order. A single session runs every
+    /// `take` each chunk's rows, the width of its ids matrix ([`EncodedBatch::matrix`]) and its
+    /// requested float outputs, chunk by chunk in order. A single session runs every
     /// chunk on the calling thread, leaving the cores to its own intra-op threads; a pool's
     /// sessions run side by side, each taking the next chunk not yet taken when it finishes one,
     /// so that a session slowed by other work on its core (decoding, writing) does fewer chunks
     /// instead of holding the batch up.
-    fn run_chunks(&self, batch: &EncodedBatch, wanted: &[&str], mut take: impl FnMut(&[&[f32]])) -> Result<()> {
-        let chunks: Vec<(&[i64], &[i64])> =
-            batch.token_ids.chunks(MAX_ROWS_PER_RUN * MAX_TOKENS).zip(batch.lengths.chunks(MAX_ROWS_PER_RUN)).collect();
+    fn run_chunks(
+        &self,
+        batch: &EncodedBatch,
+        wanted: &[&str],
+        mut take: impl FnMut(Range<usize>, usize, &[&[f32]]),
+    ) -> Result<()> {
+        let chunks: Vec<Range<usize>> = (0..batch.len())
+            .step_by(MAX_ROWS_PER_RUN)
+            .map(|start| start..batch.len().min(start + MAX_ROWS_PER_RUN))
+            .collect();
+        let run = |session: &mut Session, options: &RunOptions<HasSelectedOutputs>, rows: &Range<usize>| {
+            let (ids, width) = batch.matrix(rows.clone());
+            let input = Input { name: self.input, ids: &ids, width, lengths: &batch.lengths[rows.clone()] };
+            run_chunk(session, options, &input, wanted).map(|outputs| (width, outputs))
+        };
         // Run options are not shared between threads: each session's runs get their own.
         let options = || -> Result<RunOptions<HasSelectedOutputs>> {
             let selector = wanted.iter().fold(OutputSelector::no_default(), |selector, name| selector.with(*name));
             Ok(RunOptions::new()?.with_outputs(selector))
         };
-        let outputs: Vec<Vec<Vec<f32>>> = match self.sessions.as_slice() {
+        let outputs: Vec<(usize, Vec<Vec<f32>>)> = match self.sessions.as_slice() {
             [session] => {
                 let (options, mut session) = (options()?, lock(session));
-                chunks
-                    .iter()
-                    .map(|&(ids, lengths)| run_chunk(&mut session, &options, ids, lengths, wanted))
-                    .collect::<Result<_>>()?
+                chunks.iter().map(|rows| run(&mut session, &options, rows)).collect::<Result<_>>()?
             }
             sessions => {
                 let next = AtomicUsize::new(0);
-                let done: Vec<Vec<(usize, Vec<Vec<f32>>)>> = sessions
+                type Done = (usize, (usize, Vec<Vec<f32>>));
+                let done: Vec<Vec<Done>> = sessions
                     .par_iter()
                     .map(|session| {
                         let (options, mut session) = (options()?, lock(session));
                         let mut done = Vec::new();
                         loop {
                             let at = next.fetch_add(1, Ordering::Relaxed);
-                            let Some(&(ids, lengths)) = chunks.get(at) else { return Ok(done) };
-                            done.push((at, run_chunk(&mut session, &options, ids, lengths, wanted)?));
+                            let Some(rows) = chunks.get(at) else { return Ok(done) };
+                            done.push((at, run(&mut session, &options, rows)?));
                         }
                     })
                     .collect::<Result<_>>()?;
-                let mut done: Vec<(usize, Vec<Vec<f32>>)> = done.into_iter().flatten().collect();
+                let mut done: Vec<Done> = done.into_iter().flatten().collect();
                 done.sort_unstable_by_key(|&(at, _)| at);
                 done.into_iter().map(|(_, outputs)| outputs).collect()
             }
         };
-        for chunk in &outputs {
+        for (rows, (width, chunk)) in chunks.into_iter().zip(&outputs) {
             let slices: Vec<&[f32]> = chunk.iter().map(Vec::as_slice).collect();
-            take(&slices);
+            take(rows, *width, &slices);
         }
         Ok(())
     }
@@ -261,15 +337,23 @@ fn open_session(path: &Path, threads: usize, provider: Provider) -> Result<Sessi
     .with_context(|| format!("cannot load model {}", path.display()))
 }
 
+/// One model call's inputs: the ids matrix `[rows, width]` under the input's name, and lengths.
+struct Input<'a> {
+    name: &'static str,
+    ids: &'a [i64],
+    width: usize,
+    lengths: &'a [i64],
+}
+
 /// Runs one chunk of rows with `options` (which select the `wanted` outputs) and returns those
 /// outputs, each cut to the chunk's rows.
 fn run_chunk(
     session: &mut Session,
     options: &RunOptions<HasSelectedOutputs>,
-    ids: &[i64],
-    lengths: &[i64],
+    input: &Input<'_>,
     wanted: &[&str],
 ) -> Result<Vec<Vec<f32>>> {
+    let Input { name, ids, width, lengths } = *input;
     // ONNX Runtime's RNN takes a matrix-vector path for a single row, whose sums round
     // differently (by 1e-5); a lone review runs twice in one call, so that its score is
     // the one it gets in any batch.
@@ -282,7 +366,7 @@ fn run_chunk(
     let rows = lengths.len();
     let outputs = session.run_with_options(
         ort::inputs![
-            INPUT_TOKEN_IDS => TensorRef::from_array_view(([rows, MAX_TOKENS], &*ids))?,
+            name => TensorRef::from_array_view(([rows, width], &*ids))?,
             INPUT_LENGTHS => TensorRef::from_array_view(([rows], &*lengths))?,
         ],
         options,

@@ -14,7 +14,6 @@ use crate::batch::{label_array, score_array};
 use crate::io::{FileFormat, Input, OutputFile};
 use crate::metrics::THRESHOLD;
 use crate::model::SentimentModel;
-use crate::vocab::Vocabulary;
 
 /// Rows read, scored and written at a time unless the caller says otherwise. Reading, scoring
 /// and writing run side by side, so about three batches are in memory at once: at 1,000,000
@@ -98,11 +97,8 @@ pub struct FileScorer<'a> {
 }
 
 /// A model's scoring of a batch of reviews, for [`FileScorer::score`].
-pub fn model_scores<'a>(
-    model: &'a SentimentModel,
-    vocabulary: &'a Vocabulary,
-) -> impl Fn(&dyn Array) -> Result<Float32Array> + Sync + 'a {
-    move |reviews| score_array(model, vocabulary, reviews)
+pub fn model_scores(model: &SentimentModel) -> impl Fn(&dyn Array) -> Result<Float32Array> + Sync + '_ {
+    move |reviews| score_array(model, reviews)
 }
 
 impl FileScorer<'_> {

@@ -2,8 +2,10 @@
 //!
 //! `sentiment_explain` returns, for the token-wise models (`mlp`, `weighted-mlp`, `attention`),
 //! each word's sub-score (its logit toward positive) and its weight in the review's logit, so that
-//! `sum(score * weight)` over a review is its logit. For the recurrent models (`rnn`, `gru`),
-//! `score` is the model's logit after reading the review up to and including the word, and
+//! `sum(score * weight)` over a review is its logit. For the n-gram model (`ngram`), the rows are
+//! the review's distinct n-grams that the model knows (`"not good"`), each with its sub-score and
+//! weight 1: their sum plus the model's intercept is the logit. For the recurrent models (`rnn`,
+//! `gru`), `score` is the model's logit after reading the review up to and including the word, and
 //! `weight` is NULL.
 
 use std::sync::Arc;
@@ -23,10 +25,9 @@ use sentiment_udf::{ModelSet, Word};
 use crate::batch::{is_text_type, score_array, text_values};
 use crate::card::label_for;
 use crate::catalog::{Catalog, DEFAULT_MODEL};
-use crate::encoding::EncodedBatch;
 use crate::io::FileFormat;
 use crate::io::input::{INFER_RECORDS, expand};
-use crate::model::CONTRACT_VERSION;
+use crate::model::{NGRAMS_CONTRACT, WORDS_CONTRACT};
 use crate::provenance::{PACKAGE, Provenance, VERSION};
 
 impl ModelSet for Catalog {
@@ -47,23 +48,26 @@ impl ModelSet for Catalog {
     }
 
     fn score(&self, model: &str, reviews: &dyn Array) -> anyhow::Result<Float32Array> {
-        score_array(&*self.model(model)?, self.vocabulary(), reviews)
+        score_array(&*self.model(model)?, reviews)
     }
 
     fn version(&self) -> String {
         let models: Vec<String> = self.cards().map(|card| format!("{}@{:.4}", card.name, card.test.accuracy)).collect();
-        format!("{PACKAGE} {VERSION}, model contract {CONTRACT_VERSION}, models {}", models.join(" "))
+        format!(
+            "{PACKAGE} {VERSION}, model contracts {WORDS_CONTRACT} and {NGRAMS_CONTRACT}, models {}",
+            models.join(" ")
+        )
     }
 
     fn explain(&self, model: &str, reviews: &dyn Array) -> anyhow::Result<Vec<Option<Vec<Word>>>> {
         let texts = text_values(reviews)?;
-        let explanation = self.model(model)?.explain(&EncodedBatch::encode(self.vocabulary(), &texts))?;
+        let explained = self.model(model)?.explain(&texts)?;
         Ok(texts
             .iter()
-            .enumerate()
-            .map(|(row, text)| {
-                text.map(|text| {
-                    let words = explanation.words(row, text).into_iter();
+            .zip(explained)
+            .map(|(text, review)| {
+                text.map(|_| {
+                    let words = review.words.into_iter();
                     words.map(|w| Word { token: w.token, score: w.score, weight: w.weight }).collect()
                 })
             })

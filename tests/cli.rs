@@ -209,8 +209,9 @@ fn scored_parquet_files_say_what_scored_them() {
     let out = scorer(&["sql", "--input", sample().to_str().unwrap(), &query]);
     assert!(out.status.success(), "{}", stderr(&out));
     let footer = provenance(&copied);
-    assert_eq!(footer["sentiment.model"], "mlp,gru");
-    assert_eq!(footer["sentiment.model_sha256"], format!("{},{}", sha256sum("mlp"), sha256sum("gru")));
+    assert_eq!(footer["sentiment.model"], "mlp,ngram");
+    assert_eq!(footer["sentiment.model_sha256"], format!("{},{}", sha256sum("mlp"), sha256sum("ngram")));
+    assert_eq!(footer["sentiment.contract_version"], "1,2");
     // A COPY that scores nothing claims nothing, and the statement's own metadata wins.
     let query =
         format!("COPY (SELECT id FROM reviews) TO '{}' OPTIONS ('format.metadata::owner' 'nightly')", copied.display());
@@ -224,12 +225,12 @@ fn models_json_identifies_every_model_file() {
     assert!(out.status.success(), "{}", stderr(&out));
     let models: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
     let names: Vec<&str> = models.iter().map(|m| m["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["attention", "gru", "mlp", "rnn", "weighted-mlp"]);
+    assert_eq!(names, ["attention", "gru", "mlp", "ngram", "rnn", "weighted-mlp"]);
     for model in &models {
         let name = model["name"].as_str().unwrap();
         assert_eq!(model["sha256"], sha256sum(name), "{name}");
-        assert_eq!(model["contract_version"], 1);
-        assert_eq!(model["default"], name == "gru");
+        assert_eq!(model["contract_version"], if name == "ngram" { 2 } else { 1 });
+        assert_eq!(model["default"], name == "ngram");
         assert!(model["test"]["accuracy"].as_f64().unwrap() > 0.8, "{name}");
     }
 }
@@ -245,7 +246,7 @@ fn sql_unknown_model_lists_the_models() {
 #[test]
 fn eval_on_imdb_test_matches_every_model_card() {
     let test = repo().join("../shared/data/imdb/test.parquet");
-    for name in ["rnn", "gru", "mlp", "weighted-mlp", "attention"] {
+    for name in ["rnn", "gru", "mlp", "weighted-mlp", "attention", "ngram"] {
         let out = scorer(&["eval", "--input", test.to_str().unwrap(), "--model", name, "--json"]);
         assert!(out.status.success(), "{name}: {}", stderr(&out));
         let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -268,6 +269,27 @@ fn explain_prints_the_words_and_the_verdict() {
     for word in ["this", "movie", "is", "amazing", "positive"] {
         assert!(text.contains(word), "{text}");
     }
+}
+
+/// The n-gram model explains with its n-grams: each distinct word and word pair of the whole
+/// review it has a weight for, once, with its sub-score, in the command line and in SQL.
+#[test]
+fn the_ngram_model_explains_with_its_ngrams() {
+    let out = scorer(&["explain", "Not good. Not good at all, a waste of time.", "--model", "ngram"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.starts_with("model: ngram\nn-gram"), "{text}");
+    assert_eq!(text.lines().filter(|l| l.starts_with("not good ")).count(), 1, "{text}");
+    assert!(text.contains("waste of") && text.contains("negative"), "{text}");
+
+    let query = "SELECT w.token AS ngram, w.score AS score, w.weight AS weight \
+                 FROM (SELECT unnest(sentiment_explain(review, 'ngram')) AS w FROM reviews WHERE id = 1)";
+    let out = scorer(&["sql", "--input", sample().to_str().unwrap(), "--format", "json", query]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let rows: Vec<serde_json::Value> =
+        String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert!(rows.iter().any(|r| r["ngram"].as_str().unwrap().contains(' ')), "word pairs too: {rows:?}");
+    assert!(rows.iter().all(|r| r["weight"] == 1.0 && r["score"].is_number()), "{rows:?}");
 }
 
 #[test]
@@ -343,9 +365,9 @@ fn every_shipped_model_labels_the_exercises_reviews_right() {
     use sentiment::catalog::Catalog;
     let catalog = Catalog::open(&repo().join("models"), 1, sentiment::runtime::Provider::Cpu).unwrap();
     let texts: Vec<&str> = sentiment::card::SEED_EXAMPLES.iter().map(|(text, _)| *text).collect();
-    let batch = sentiment::encoding::EncodedBatch::encode(catalog.vocabulary(), &texts);
     for name in catalog.names() {
-        let scores = catalog.model(name).unwrap().probabilities(&batch).unwrap();
+        let model = catalog.model(name).unwrap();
+        let scores = model.probabilities(&model.encode(&texts)).unwrap();
         for ((text, positive), score) in sentiment::card::SEED_EXAMPLES.iter().zip(scores) {
             assert_eq!(score > 0.5, *positive, "{name} gives {score} to {text:?}");
         }

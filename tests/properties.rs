@@ -14,7 +14,7 @@ use proptest::prelude::*;
 use sentiment::catalog::Catalog;
 use sentiment::runtime::Provider;
 
-const MODELS: [&str; 5] = ["rnn", "gru", "mlp", "weighted-mlp", "attention"];
+const MODELS: [&str; 6] = ["rnn", "gru", "mlp", "weighted-mlp", "attention", "ngram"];
 
 fn assert_close(a: &[Option<f32>], b: &[Option<f32>], what: &str) {
     assert_eq!(a.len(), b.len(), "{what}");
@@ -191,9 +191,9 @@ fn recurrent_models_spend_threads_on_sessions_side_by_side_with_the_same_scores(
     let texts = sentiment::data::LabeledReviews::load(&common::imdb("test"), "review", None).unwrap().head(600).texts;
     let one = Catalog::open(&common::repo().join("models"), 1, Provider::Cpu).unwrap();
     let four = Catalog::open(&common::repo().join("models"), 4, Provider::Cpu).unwrap();
-    let batch = sentiment::encoding::EncodedBatch::encode(one.vocabulary(), &texts);
     for model in MODELS {
         let (single, pooled) = (one.model(model).unwrap(), four.model(model).unwrap());
+        let batch = single.encode(&texts);
         assert_eq!(single.sessions(), 1, "{model}");
         let recurrent = sentiment::model::RECURRENT_MODELS.contains(&model);
         assert_eq!(pooled.sessions(), if recurrent { 4 } else { 1 }, "{model}");

@@ -5,9 +5,7 @@ use std::process::Command;
 
 use sentiment::catalog::Catalog;
 use sentiment::data::LabeledReviews;
-use sentiment::encoding::EncodedBatch;
 use sentiment::runtime::Provider;
-use sentiment::text::MAX_TOKENS;
 
 #[test]
 fn python_onnxruntime_agrees_with_the_rust_scorer() {
@@ -22,13 +20,15 @@ fn python_onnxruntime_agrees_with_the_rust_scorer() {
         let row: serde_json::Value = serde_json::from_str(l).unwrap();
         row["review"].as_str().unwrap_or("").to_owned()
     }));
-    let batch = EncodedBatch::encode(catalog.vocabulary(), &texts);
-    let input = tempfile::NamedTempFile::new().unwrap();
-    let ids: Vec<&[i64]> = batch.token_ids.chunks(MAX_TOKENS).collect();
-    std::fs::write(input.path(), serde_json::json!({ "token_ids": ids, "lengths": batch.lengths }).to_string())
-        .unwrap();
     for name in catalog.names() {
-        let from_rust = catalog.model(name).unwrap().probabilities(&batch).unwrap();
+        let model = catalog.model(name).unwrap();
+        let batch = model.encode(&texts);
+        let (ids, width) = batch.matrix(0..batch.len());
+        let ids: Vec<&[i64]> = ids.chunks(width).collect();
+        let input = tempfile::NamedTempFile::new().unwrap();
+        let inputs = serde_json::json!({ model.input(): ids, "lengths": batch.lengths });
+        std::fs::write(input.path(), inputs.to_string()).unwrap();
+        let from_rust = model.probabilities(&batch).unwrap();
         let output = Command::new("python3")
             .arg(repo.join("tests/python_client.py"))
             .arg(repo.join(format!("models/{name}.onnx")))

@@ -65,19 +65,35 @@ fn reviews_without_words_get_no_score_and_keep_their_rows() {
     assert_eq!(labels.null_count(), 5);
 }
 
+/// A word model's first 100 words, a 10 MB review that goes on after them, and 100 and 5,000
+/// repetitions of one word.
+fn long_reviews(input: &Path) {
+    let opening = "An awful, boring and predictable film. ".repeat(20);
+    let first_hundred = sentiment::text::tokenize(&opening).join(" ");
+    let huge = format!("{opening}{}", "brilliant masterpiece ".repeat(10 * 1024 * 1024 / 22));
+    let repeated = "great ".repeat(5_000);
+    write_reviews(input, &[Some(&first_hundred), Some(&huge), Some(&"great ".repeat(100)), Some(&repeated)]);
+}
+
 #[test]
 fn only_the_first_hundred_words_count_however_long_the_review() {
     let dir = tempfile::tempdir().unwrap();
     let (input, output) = (dir.path().join("long.parquet"), dir.path().join("out.parquet"));
-    let opening = "An awful, boring and predictable film. ".repeat(20);
-    let first_hundred = sentiment::text::tokenize(&opening).join(" ");
-    // 10 MB in one review, and 5,000 repetitions of one word.
-    let huge = format!("{opening}{}", "brilliant masterpiece ".repeat(10 * 1024 * 1024 / 22));
-    let repeated = "great ".repeat(5_000);
-    write_reviews(&input, &[Some(&first_hundred), Some(&huge), Some(&"great ".repeat(100)), Some(&repeated)]);
-    let scores = score(&input, &output, &[]);
+    long_reviews(&input);
+    let scores = score(&input, &output, &["--model", "gru"]);
     assert!((scores[0].unwrap() - scores[1].unwrap()).abs() < 1e-6, "{scores:?}");
     assert!((scores[2].unwrap() - scores[3].unwrap()).abs() < 1e-6, "{scores:?}");
+}
+
+#[test]
+fn the_ngram_model_reads_a_whole_long_review_and_each_ngram_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (input, output) = (dir.path().join("long.parquet"), dir.path().join("out.parquet"));
+    long_reviews(&input);
+    let scores = score(&input, &output, &["--model", "ngram"]);
+    // The praise after the first 100 words counts, but as its four n-grams, once each.
+    assert!(scores[1].unwrap() > 2.0 * scores[0].unwrap(), "{scores:?}");
+    assert!((scores[2].unwrap() - scores[3].unwrap()).abs() < 1e-6, "repetition does not: {scores:?}");
 }
 
 #[test]

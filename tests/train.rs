@@ -1,12 +1,19 @@
-//! The trainer end to end on small IMDB slices: every architecture learns, exports to ONNX, and
-//! ONNX Runtime agrees with tch; a short run on 2,000 reviews is already a useful model.
+//! The trainer end to end on small IMDB slices: every architecture, and the n-gram model, learns,
+//! exports to ONNX, and ONNX Runtime agrees with tch; a short run on 2,000 reviews is already a
+//! useful model.
 
 use std::path::PathBuf;
 
+use std::sync::Arc;
+
+use sentiment::catalog::Catalog;
+use sentiment::encoding::Encoder;
 use sentiment::model::SentimentModel;
+use sentiment::runtime::Provider;
 use sentiment::train::glove::Glove;
 use sentiment::train::net::{Architecture, Shape};
-use sentiment::train::pipeline::{self, DistillationSource, Job, PARITY_TOLERANCE, Trained};
+use sentiment::train::ngram::{self, NgramJob};
+use sentiment::train::pipeline::{self, DistillationSource, Job, PARITY_TOLERANCE, ReviewFiles, Trained};
 use sentiment::train::recurrent::Readout;
 use sentiment::train::skipgram::SkipGramOptions;
 use sentiment::train::teacher::TeacherOptions;
@@ -15,6 +22,19 @@ use sentiment::train::trainer::Options;
 
 fn imdb(split: &str) -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/data/imdb")).join(format!("{split}.parquet"))
+}
+
+fn reviews(train: usize, test: usize) -> ReviewFiles {
+    ReviewFiles {
+        train_file: imdb("train"),
+        test_file: imdb("test"),
+        text_column: "review".into(),
+        label_column: None,
+        validation_fraction: 0.1,
+        split_seed: 3,
+        train_limit: Some(train),
+        test_limit: Some(test),
+    }
 }
 
 fn job(architecture: Architecture, out_dir: &std::path::Path, train: usize, test: usize, epochs: usize) -> Job {
@@ -41,17 +61,10 @@ fn job(architecture: Architecture, out_dir: &std::path::Path, train: usize, test
             weight_average: 0.0,
         },
         seeds: vec![3],
-        split_seed: 3,
+        reviews: reviews(train, test),
         windows: 1,
         distillation: None,
         in_domain_vectors: None,
-        train_file: imdb("train"),
-        test_file: imdb("test"),
-        text_column: "review".into(),
-        label_column: None,
-        validation_fraction: 0.1,
-        train_limit: Some(train),
-        test_limit: Some(test),
         vocabulary_size: 100_000,
         glove_dir: Glove::default_dir(),
         out_dir: out_dir.to_owned(),
@@ -78,33 +91,35 @@ fn learns_exports_and_agrees(architecture: Architecture, variant: impl FnOnce(&m
     assert_eq!(card.name, architecture.name());
     assert_eq!(card.test.n, 256);
     assert_eq!(card.seed_examples.len(), 5);
-    let model = SentimentModel::load(
-        &dir.path().join(format!("{}.onnx", architecture.name())),
-        1,
-        sentiment::runtime::Provider::Cpu,
-    )
-    .unwrap();
+    let vocab = sentiment::vocab::Vocabulary::load(&dir.path().join("vocab.txt")).unwrap();
+    let encoder = Encoder::Words(Arc::new(vocab));
+    let onnx = dir.path().join(format!("{}.onnx", architecture.name()));
+    let model = SentimentModel::load(&onnx, encoder.clone(), 1, Provider::Cpu).unwrap();
     assert_eq!(model.outputs(), card.contract.outputs.as_slice());
     let token_wise = matches!(architecture, Architecture::Mlp | Architecture::WeightedMlp);
     assert_eq!(card.contract.folded.is_some(), token_wise, "the token-wise MLPs, and only they, are folded");
     let loaded = sentiment::card::ModelCard::load(&dir.path().join(format!("{}.json", architecture.name()))).unwrap();
     assert_eq!(loaded, card);
-    exports_again_from_saved_weights(&job, &card, &model);
+    exports_again_from_saved_weights(&job, &card, &model, encoder);
 }
 
 /// `train --export-only`: the model written again from the saved weights, without training, is the
 /// same model with the same card; a job that differs from the training's is refused.
-fn exports_again_from_saved_weights(job: &Job, card: &sentiment::card::ModelCard, model: &SentimentModel) {
+fn exports_again_from_saved_weights(
+    job: &Job,
+    card: &sentiment::card::ModelCard,
+    model: &SentimentModel,
+    encoder: Encoder,
+) {
     let onnx = job.out_dir.join(format!("{}.onnx", card.name));
     std::fs::remove_file(&onnx).unwrap();
     let again = pipeline::export_again(job).expect("exports again");
     assert!(again.parity_max_difference <= PARITY_TOLERANCE);
     assert_eq!(&again.card, card, "the same weights give the same card");
-    let reloaded = SentimentModel::load(&onnx, 1, sentiment::runtime::Provider::Cpu).unwrap();
-    let vocab = sentiment::vocab::Vocabulary::load(&job.out_dir.join("vocab.txt")).unwrap();
-    let batch = sentiment::encoding::EncodedBatch::encode(&vocab, &SEED_TEXTS);
+    let reloaded = SentimentModel::load(&onnx, encoder, 1, Provider::Cpu).unwrap();
+    let batch = model.encode(&SEED_TEXTS);
     assert_eq!(reloaded.probabilities(&batch).unwrap(), model.probabilities(&batch).unwrap());
-    let other = Job { test_limit: Some(100), ..job.clone() };
+    let other = Job { reviews: ReviewFiles { test_limit: Some(100), ..job.reviews.clone() }, ..job.clone() };
     let refused = pipeline::export_again(&other).unwrap_err().to_string();
     assert!(refused.contains("--export-only"), "{refused}");
 }
@@ -155,6 +170,56 @@ fn weighted_mlp_with_a_weighted_mean_learns_exports_and_agrees() {
 #[test]
 fn attention_learns_exports_and_agrees() {
     learns_exports_and_agrees(Architecture::Attention, |_| {});
+}
+
+/// The sixth model end to end on slices: fitted per seed, the best validation run shipped as
+/// ONNX with its n-gram vocabulary (contract 2), ONNX Runtime reading the teacher's n-grams and
+/// giving its probabilities, and a card the catalog serves; explained, each review's n-grams'
+/// weights add up to its logit less one intercept shared by every review.
+#[test]
+fn ngram_model_learns_exports_and_explains() {
+    let dir = tempfile::tempdir().unwrap();
+    let job = NgramJob {
+        reviews: reviews(2000, 300),
+        options: TeacherOptions { max_epochs: 4, min_reviews: 2, ..TeacherOptions::default() },
+        seeds: vec![1, 2],
+        out_dir: dir.path().to_owned(),
+        command: "cargo test".into(),
+    };
+    let Trained { card, parity_max_difference, .. } = {
+        let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+        ngram::run(&job).expect("training runs")
+    };
+    assert!(parity_max_difference <= PARITY_TOLERANCE, "tch and ONNX Runtime differ by {parity_max_difference}");
+    assert_eq!((card.name.as_str(), card.contract.version, card.seed_accuracy), ("ngram", 2, None));
+    assert_eq!(card.contract.vocabulary, ngram::VOCABULARY_FILE);
+    assert_eq!(card.runs.len(), 2);
+    assert!(card.test.accuracy > 0.75, "accuracy {} on 300 test reviews", card.test.accuracy);
+    assert!(card.changes_from_seed.iter().any(|c| c.contains("at least 2 training reviews")));
+
+    // The word models' vocabulary is not the n-gram model's business, but a catalog needs one.
+    std::fs::write(
+        dir.path().join("vocab.txt"),
+        "movie
+",
+    )
+    .unwrap();
+    let catalog = Catalog::open(dir.path(), 1, Provider::Cpu).unwrap();
+    let model = catalog.model("ngram").unwrap();
+    let texts = ["A wonderful, moving film. Wonderful!", "dull and far too long", "zzzz qqqq"];
+    let explained = model.explain(&texts).unwrap();
+    let wonderful = &explained[0].words;
+    assert_eq!(wonderful.iter().filter(|w| w.token == "wonderful").count(), 1, "{wonderful:?}");
+    assert!(wonderful.iter().all(|w| w.known && w.weight == Some(1.0)));
+    assert!(explained[2].words.is_empty(), "no n-gram of the vocabulary");
+    let intercepts: Vec<f32> = explained
+        .iter()
+        .map(|r| (r.probability / (1.0 - r.probability)).ln() - r.words.iter().map(|w| w.score).sum::<f32>())
+        .collect();
+    assert!(intercepts.iter().all(|i| (i - intercepts[0]).abs() < 1e-4), "{intercepts:?}");
+    // A review of unknown words still has words: it gets the intercept's probability, not NULL.
+    let scores = sentiment::batch::score_texts(&model, &texts).unwrap();
+    assert!(scores.iter().all(Option::is_some), "{scores:?}");
 }
 
 #[test]
@@ -243,10 +308,10 @@ fn imdb_sample_as(split: &str, path: &std::path::Path) {
 fn trains_on_csv_and_tests_on_ndjson() {
     let dir = tempfile::tempdir().unwrap();
     let mut job = job(Architecture::Mlp, dir.path(), 1000, 1000, 2);
-    job.train_file = dir.path().join("train.csv");
-    job.test_file = dir.path().join("test.ndjson");
-    imdb_sample_as("train", &job.train_file);
-    imdb_sample_as("test", &job.test_file);
+    job.reviews.train_file = dir.path().join("train.csv");
+    job.reviews.test_file = dir.path().join("test.ndjson");
+    imdb_sample_as("train", &job.reviews.train_file);
+    imdb_sample_as("test", &job.reviews.test_file);
     let Trained { card, .. } = run(&job);
     assert_eq!(card.data.train_size + card.data.validation_size, 625);
     assert_eq!(card.test.n, 625);

@@ -1,12 +1,13 @@
-//! `train`: trains one of the five architectures on labeled reviews and ships it to `models/`
-//! as ONNX with its model card. Needs the `train` feature (libtorch).
+//! `train`: trains one of the five architectures, or the n-gram model, on labeled reviews and
+//! ships it to `models/` as ONNX with its model card. Needs the `train` feature (libtorch).
 
 use std::path::PathBuf;
 
-use anyhow::Result;
-use clap::Parser;
+use anyhow::{Result, bail};
+use clap::{Parser, ValueEnum};
 use sentiment::train::net::{Architecture, Shape};
-use sentiment::train::pipeline::{self, DistillationSource, Job};
+use sentiment::train::ngram::{self, NgramJob};
+use sentiment::train::pipeline::{self, DistillationSource, Job, ReviewFiles, Trained};
 use sentiment::train::recurrent::Readout;
 use sentiment::train::skipgram::SkipGramOptions;
 use sentiment::train::teacher::TeacherOptions;
@@ -17,9 +18,11 @@ use sentiment::train::trainer::Options;
 #[derive(Debug, Parser)]
 #[command(version)]
 struct Args {
-    /// Which architecture to train (its name is the model's name).
-    #[arg(long, value_enum)]
-    arch: Architecture,
+    /// What to train (its name is the model's name): one of the exercise's five architectures
+    /// (rnn, gru, mlp, weighted-mlp, attention), or ngram, the distillation teacher as a model of
+    /// its own (the --teacher-* options set it up; the network options do not apply).
+    #[arg(long, value_parser = parse_model)]
+    arch: Model,
     /// Labeled training reviews, Parquet or CSV; validation is taken out of it.
     #[arg(long, default_value = "../shared/data/imdb/train.parquet")]
     train_file: PathBuf,
@@ -113,15 +116,20 @@ struct Args {
     /// Use only the first this many unlabeled reviews.
     #[arg(long, requires = "unlabeled")]
     unlabeled_limit: Option<usize>,
-    /// The teacher's longest n-gram (1: words, 2: words and bigrams).
-    #[arg(long, default_value_t = TeacherOptions::default().max_n, requires = "unlabeled")]
+    /// The teacher's (or the ngram model's) longest n-gram (1: words, 2: words and bigrams).
+    #[arg(long, default_value_t = TeacherOptions::default().max_n)]
     teacher_ngrams: usize,
-    /// The teacher's L2 penalty.
-    #[arg(long, default_value_t = TeacherOptions::default().l2, requires = "unlabeled")]
+    /// The teacher's (or the ngram model's) L2 penalty.
+    #[arg(long, default_value_t = TeacherOptions::default().l2)]
     teacher_l2: f64,
-    /// The teacher's most epochs (it stops earlier when validation accuracy falls).
-    #[arg(long, default_value_t = TeacherOptions::default().max_epochs, requires = "unlabeled")]
+    /// The teacher's (or the ngram model's) most epochs (it stops earlier when validation
+    /// accuracy falls).
+    #[arg(long, default_value_t = TeacherOptions::default().max_epochs)]
     teacher_epochs: usize,
+    /// Only n-grams in at least this many training reviews get a weight in the teacher (or the
+    /// ngram model); 1 keeps every n-gram.
+    #[arg(long, default_value_t = TeacherOptions::default().min_reviews)]
+    teacher_min_reviews: usize,
     /// Give the labeled training reviews soft targets too: the mean of their label and the
     /// P(positive) of a teacher fitted on the other folds of the training split (whole movies),
     /// with this many folds (each a teacher fit). 0: the labels alone.
@@ -159,12 +167,40 @@ fn main() -> Result<()> {
         std::env::args().skip(1).map(|a| if a.contains(' ') { format!("'{a}'") } else { a }).collect();
     let command =
         format!("cargo run --release --no-default-features --features train --bin train -- {}", arguments.join(" "));
+    let reviews = ReviewFiles {
+        train_file: args.train_file,
+        test_file: args.test_file,
+        text_column: args.text_column,
+        label_column: args.label_column,
+        validation_fraction: args.validation_fraction,
+        split_seed: args.split_seed,
+        train_limit: args.train_limit,
+        test_limit: args.test_limit,
+    };
+    let teacher = TeacherOptions {
+        max_n: args.teacher_ngrams,
+        l2: args.teacher_l2,
+        max_epochs: args.teacher_epochs,
+        min_reviews: args.teacher_min_reviews,
+        seed: args.split_seed as i64,
+        ..TeacherOptions::default()
+    };
+    let architecture = match args.arch {
+        Model::Network(architecture) => architecture,
+        Model::Ngram => {
+            if args.export_only {
+                bail!("--export-only applies to the five networks; the ngram model trains in minutes: rerun it");
+            }
+            let job = NgramJob { reviews, options: teacher, seeds: args.seeds, out_dir: args.out_dir, command };
+            return report(&ngram::run(&job)?);
+        }
+    };
     let job = Job {
         shape: Shape {
-            architecture: args.arch,
+            architecture,
             hidden: args.hidden,
             learned_dim: args.learned_dim,
-            attention_dim: if args.arch == Architecture::Attention { args.attention_dim } else { 0 },
+            attention_dim: if architecture == Architecture::Attention { args.attention_dim } else { 0 },
             dropout: args.dropout,
             learned_min_reviews: args.learned_min_reviews,
             readout: args.readout,
@@ -182,7 +218,7 @@ fn main() -> Result<()> {
             seed: args.seeds.first().copied().unwrap_or_default(),
         },
         seeds: args.seeds,
-        split_seed: args.split_seed,
+        reviews,
         windows: args.windows,
         in_domain_vectors: args
             .in_domain_vectors
@@ -190,28 +226,36 @@ fn main() -> Result<()> {
         distillation: args.unlabeled.map(|unlabeled_file| DistillationSource {
             unlabeled_file,
             unlabeled_limit: args.unlabeled_limit,
-            teacher: TeacherOptions {
-                max_n: args.teacher_ngrams,
-                l2: args.teacher_l2,
-                max_epochs: args.teacher_epochs,
-                seed: args.split_seed as i64,
-                ..TeacherOptions::default()
-            },
+            teacher,
             labeled_folds: args.teacher_folds,
         }),
-        train_file: args.train_file,
-        test_file: args.test_file,
-        text_column: args.text_column,
-        label_column: args.label_column,
-        validation_fraction: args.validation_fraction,
-        train_limit: args.train_limit,
-        test_limit: args.test_limit,
         vocabulary_size: args.vocabulary_size,
         glove_dir: args.glove_dir.unwrap_or_else(sentiment::train::glove::Glove::default_dir),
         out_dir: args.out_dir,
         command,
     };
-    let trained = if args.export_only { pipeline::export_again(&job)? } else { pipeline::run(&job)? };
+    report(&if args.export_only { pipeline::export_again(&job)? } else { pipeline::run(&job)? })
+}
+
+/// What `--arch` names: one of the five networks, or the n-gram model.
+#[derive(Debug, Clone, Copy)]
+enum Model {
+    Network(Architecture),
+    Ngram,
+}
+
+fn parse_model(name: &str) -> Result<Model, String> {
+    if name == ngram::NAME {
+        return Ok(Model::Ngram);
+    }
+    Architecture::from_str(name, false).map(Model::Network).map_err(|_| {
+        let names: Vec<&str> = Architecture::ALL.iter().map(|a| a.name()).chain([ngram::NAME]).collect();
+        format!("unknown model {name:?}: choose one of {}", names.join(", "))
+    })
+}
+
+/// Prints what the job measured: the teacher, every run, their mean, and the shipped model.
+fn report(trained: &Trained) -> Result<()> {
     let card = &trained.card;
     if let Some(distillation) = &card.distillation {
         let teacher = &distillation.teacher;
@@ -245,13 +289,13 @@ fn main() -> Result<()> {
         );
     }
     println!(
-        "{}: test accuracy {:.4}, F1 {:.4}, ROC AUC {:.4} on {} reviews (exercise {:.3}); ONNX parity {:.2e}",
+        "{}: test accuracy {:.4}, F1 {:.4}, ROC AUC {:.4} on {} reviews (exercise {}); ONNX parity {:.2e}",
         card.name,
         card.test.accuracy,
         card.test.f1,
         card.test.roc_auc.unwrap_or(f64::NAN),
         card.test.n,
-        card.seed_accuracy,
+        card.seed_accuracy.map_or_else(|| "-".to_owned(), |a| format!("{a:.3}")),
         trained.parity_max_difference,
     );
     Ok(())

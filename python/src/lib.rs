@@ -132,7 +132,7 @@ fn score<'py>(
     }
     let scores = py.detach(|| {
         let model = catalog.model(&name)?;
-        sentiment::batch::score_array(&model, catalog.vocabulary(), reviews.as_ref())
+        sentiment::batch::score_array(&model, reviews.as_ref())
     });
     let (array, schema) = to_ffi(&scores.map_err(error)?.to_data()).map_err(error)?;
     Ok((

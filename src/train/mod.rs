@@ -1,10 +1,12 @@
 //! The companion trainer (feature `train`): the five architectures in tch, their training loop,
-//! and their export to ONNX files that the scorer runs without libtorch.
+//! and their export to ONNX files that the scorer runs without libtorch; and the sixth, n-gram
+//! model ([`ngram`]), the distillation teacher shipped.
 
 pub mod attention;
 pub mod glove;
 pub mod mlp;
 pub mod net;
+pub mod ngram;
 pub mod onnx;
 pub mod pipeline;
 pub mod recurrent;

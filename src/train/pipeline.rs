@@ -6,6 +6,7 @@
 //! [`export_again`] repeats the export from the saved weights, without training.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
@@ -26,14 +27,13 @@ use crate::card::{
 };
 use crate::catalog::VOCABULARY_FILE;
 use crate::data::LabeledReviews;
-use crate::encoding::EncodedBatch;
+use crate::encoding::Encoder;
 use crate::io::AtomicFile;
 use crate::metrics::Metrics;
 use crate::model::{
-    CONTRACT_VERSION, METADATA_MODEL, OUTPUT_ATTENTION, OUTPUT_PROBABILITY, OUTPUT_TOKEN_SCORES, OUTPUT_TOKEN_WEIGHTS,
-    SentimentModel,
+    METADATA_CONTRACT_VERSION, METADATA_MODEL, OUTPUT_ATTENTION, OUTPUT_PROBABILITY, OUTPUT_TOKEN_SCORES,
+    OUTPUT_TOKEN_WEIGHTS, SentimentModel, WORDS_CONTRACT,
 };
-use crate::vocab::Vocabulary;
 
 /// What a folded model's card says of its file.
 pub const FOLDED: &str = "each word's sub-score and weight depend on that word alone, so the exporter computed them for \
@@ -63,8 +63,8 @@ pub struct Job {
     pub options: Options,
     /// One training run per seed; the run with the best validation accuracy ships.
     pub seeds: Vec<i64>,
-    /// Seed of the split into training and validation reviews, the same for every run.
-    pub split_seed: u64,
+    /// The labeled reviews and their split.
+    pub reviews: ReviewFiles,
     /// Learn from a teacher's soft targets on unlabeled reviews too.
     pub distillation: Option<DistillationSource>,
     /// Training examples per training review: its first 100 words, and above 1 also the
@@ -74,6 +74,20 @@ pub struct Job {
     /// Start the learned word dimensions from skip-gram vectors of the training (and unlabeled)
     /// reviews instead of from zero.
     pub in_domain_vectors: Option<SkipGramOptions>,
+    /// How many of GloVe's most frequent words the vocabulary keeps.
+    pub vocabulary_size: usize,
+    /// Where `scripts/setup` unpacked GloVe.
+    pub glove_dir: PathBuf,
+    /// The folder the model, its card, the vocabulary and the GloVe table go to.
+    pub out_dir: PathBuf,
+    /// The command line to record in the card.
+    pub command: String,
+}
+
+/// The labeled reviews of a training job: a training file, split into training and validation
+/// reviews (whole movies on one side), and a test file for the card's metrics only.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReviewFiles {
     /// Labeled training reviews (Parquet or CSV).
     pub train_file: PathBuf,
     /// Labeled test reviews, only for the card's metrics.
@@ -84,18 +98,59 @@ pub struct Job {
     pub label_column: Option<String>,
     /// Share of the training file held out for validation.
     pub validation_fraction: f64,
+    /// Seed of the split into training and validation reviews, the same for every run.
+    pub split_seed: u64,
     /// Use only this many training reviews (a random sample), for quick runs.
     pub train_limit: Option<usize>,
     /// Use only this many test reviews (a random sample), for quick runs.
     pub test_limit: Option<usize>,
-    /// How many of GloVe's most frequent words the vocabulary keeps.
-    pub vocabulary_size: usize,
-    /// Where `scripts/setup` unpacked GloVe.
-    pub glove_dir: PathBuf,
-    /// The folder the model, its card, the vocabulary and the GloVe table go to.
-    pub out_dir: PathBuf,
-    /// The command line to record in the card.
-    pub command: String,
+}
+
+/// A job's reviews, loaded and split.
+pub struct Splits {
+    /// The training reviews.
+    pub train: LabeledReviews,
+    /// The reviews held out of the training file, which choose epochs, seeds and settings.
+    pub validation: LabeledReviews,
+    /// The test reviews, for the card's metrics only.
+    pub test: LabeledReviews,
+}
+
+impl ReviewFiles {
+    /// Loads both files and splits validation off the training file.
+    pub fn load(&self) -> Result<Splits> {
+        let label_column = self.label_column.as_deref();
+        let mut labeled =
+            LabeledReviews::load(&self.train_file, &self.text_column, label_column)?.shuffled(self.split_seed);
+        if let Some(limit) = self.train_limit {
+            labeled = labeled.head(limit);
+        }
+        let (train, validation) = labeled.split_validation(self.validation_fraction, self.split_seed);
+        if train.is_empty() || validation.is_empty() {
+            bail!(
+                "{} training reviews cannot be split with validation fraction {}",
+                labeled.len(),
+                self.validation_fraction
+            );
+        }
+        let mut test =
+            LabeledReviews::load(&self.test_file, &self.text_column, label_column)?.shuffled(self.split_seed);
+        if let Some(limit) = self.test_limit {
+            test = test.head(limit);
+        }
+        Ok(Splits { train, validation, test })
+    }
+
+    /// What a card says of the data.
+    pub fn summary(&self, splits: &Splits) -> DataSummary {
+        DataSummary {
+            train_file: self.train_file.display().to_string(),
+            test_file: self.test_file.display().to_string(),
+            train_size: splits.train.len(),
+            validation_size: splits.validation.len(),
+            test_size: splits.test.len(),
+        }
+    }
 }
 
 /// Where distillation's unlabeled reviews come from, and how the teacher is fitted.
@@ -129,9 +184,7 @@ struct JobData {
     glove: Glove,
     /// GloVe as a `[vocabulary + 1, 50]` tensor.
     table: Tensor,
-    train: LabeledReviews,
-    validation: LabeledReviews,
-    test: LabeledReviews,
+    splits: Splits,
 }
 
 /// Loads GloVe and the job's labeled files, and splits off validation.
@@ -139,24 +192,7 @@ fn load_data(job: &Job) -> Result<JobData> {
     let glove = Glove::load(&job.glove_dir, job.vocabulary_size)?;
     let rows = glove.vocabulary.len() as i64 + 1;
     let table = Tensor::from_slice(&glove.table).view([rows, GLOVE_DIM as i64]);
-    let label_column = job.label_column.as_deref();
-    let mut labeled = LabeledReviews::load(&job.train_file, &job.text_column, label_column)?.shuffled(job.split_seed);
-    if let Some(limit) = job.train_limit {
-        labeled = labeled.head(limit);
-    }
-    let (train, validation) = labeled.split_validation(job.validation_fraction, job.split_seed);
-    if train.is_empty() || validation.is_empty() {
-        bail!(
-            "{} training reviews cannot be split with validation fraction {}",
-            labeled.len(),
-            job.validation_fraction
-        );
-    }
-    let mut test = LabeledReviews::load(&job.test_file, &job.text_column, label_column)?.shuffled(job.split_seed);
-    if let Some(limit) = job.test_limit {
-        test = test.head(limit);
-    }
-    Ok(JobData { glove, table, train, validation, test })
+    Ok(JobData { glove, table, splits: job.reviews.load()? })
 }
 
 /// Runs the job, logging each epoch.
@@ -167,20 +203,21 @@ pub fn run(job: &Job) -> Result<Trained> {
     if job.windows == 0 {
         bail!("windows must be at least 1: every review teaches its first 100 words");
     }
-    let JobData { glove, table, train, validation, test } = load_data(job)?;
+    let JobData { glove, table, splits } = load_data(job)?;
+    let Splits { train, validation, test } = &splits;
     let rows = table.size()[0];
 
     let (train_examples, distillation) = match &job.distillation {
         Some(source) => {
-            let distilled = distill(source, &job.text_column, &train, &validation, &test)?;
+            let distilled = distill(source, &job.reviews.text_column, train, validation, test)?;
             let labeled = Examples::soft(&glove.vocabulary, &train.texts, &distilled.labeled_targets, job.windows);
             let unlabeled = Examples::soft(&glove.vocabulary, &distilled.texts, &distilled.targets, job.windows);
             (labeled.concat(&unlabeled), Some(distilled.card))
         }
-        None => (Examples::labeled(&glove.vocabulary, &train, job.windows), None),
+        None => (Examples::labeled(&glove.vocabulary, train, job.windows), None),
     };
-    let validation_examples = Examples::labeled(&glove.vocabulary, &validation, 1);
-    let test_examples = Examples::labeled(&glove.vocabulary, &test, 1);
+    let validation_examples = Examples::labeled(&glove.vocabulary, validation, 1);
+    let test_examples = Examples::labeled(&glove.vocabulary, test, 1);
     let learnable = frequent_words(&train_examples, rows as usize, job.shape.learned_min_reviews);
     let start = match &job.in_domain_vectors {
         Some(options) if job.shape.learned_dim > 0 => {
@@ -228,24 +265,18 @@ pub fn run(job: &Job) -> Result<Trained> {
 
     std::fs::create_dir_all(&job.out_dir).with_context(|| format!("cannot create {}", job.out_dir.display()))?;
     save_weights(&vs, &learnable, &weights_path(job))?;
-    let checked = export_checked(job, &glove, &net, &validation, &test)?;
+    let checked = export_checked(job, &glove, &net, validation, test)?;
     let training = Options { seed: shipped.seed, ..job.options.clone() };
     let card = ModelCard {
         name: name.to_owned(),
         architecture: job.shape.description(),
         changes_from_seed: changes_from_seed(job),
-        hyperparameters: serde_json::json!({ "model": job.shape, "training": training, "seeds": job.seeds, "split_seed": job.split_seed, "in_domain_vectors": job.in_domain_vectors, "validation_fraction": job.validation_fraction, "vocabulary_size": glove.vocabulary.len() }),
+        hyperparameters: serde_json::json!({ "model": job.shape, "training": training, "seeds": job.seeds, "split_seed": job.reviews.split_seed, "in_domain_vectors": job.in_domain_vectors, "validation_fraction": job.reviews.validation_fraction, "vocabulary_size": glove.vocabulary.len() }),
         trainable_parameters: vs.trainable_variables().iter().map(|t| t.numel() as u64).sum(),
-        data: DataSummary {
-            train_file: job.train_file.display().to_string(),
-            test_file: job.test_file.display().to_string(),
-            train_size: train.len(),
-            validation_size: validation.len(),
-            test_size: test.len(),
-        },
+        data: job.reviews.summary(&splits),
         validation: checked.validation,
         test: checked.test,
-        seed_accuracy: job.shape.architecture.seed_accuracy(),
+        seed_accuracy: Some(job.shape.architecture.seed_accuracy()),
         seed_examples: checked.seed_examples,
         training: TrainingRun {
             seconds: shipped.seconds,
@@ -270,7 +301,8 @@ pub fn run(job: &Job) -> Result<Trained> {
 /// the one the model was trained with (its card's command): the same shape, and the same files and
 /// limits, so that validation and test are the same reviews.
 pub fn export_again(job: &Job) -> Result<Trained> {
-    let JobData { glove, table, train, validation, test } = load_data(job)?;
+    let JobData { glove, table, splits } = load_data(job)?;
+    let Splits { train, validation, test } = &splits;
     let name = job.shape.architecture.name();
     let card_path = job.out_dir.join(format!("{name}.json"));
     let mut card = ModelCard::load(&card_path)?;
@@ -299,7 +331,7 @@ pub fn export_again(job: &Job) -> Result<Trained> {
     let mut vs = nn::VarStore::new(Device::Cpu);
     let net = SentimentNet::new(&vs.root(), &table, &learnable, None, job.shape.clone());
     vs.load(&path).with_context(|| format!("{} does not hold the weights of this {name}", path.display()))?;
-    let checked = export_checked(job, &glove, &net, &validation, &test)?;
+    let checked = export_checked(job, &glove, &net, validation, test)?;
     card.validation = checked.validation;
     card.test = checked.test;
     card.seed_examples = checked.seed_examples;
@@ -334,60 +366,69 @@ fn export_checked(
     // every check has passed: a failed export leaves the shipped file as it was.
     let onnx = AtomicFile::create(&job.out_dir.join(format!("{name}.onnx")))?;
     let path = onnx.temp_path();
-    let metadata = [(METADATA_MODEL, name.to_owned()), ("contract_version", CONTRACT_VERSION.to_string())];
-    let exported = net.export(path, &metadata)?;
-    let model = SentimentModel::load(path, 1, crate::runtime::Provider::Cpu)?;
-    let score =
-        |reviews: &LabeledReviews| model.probabilities(&EncodedBatch::encode(&glove.vocabulary, &reviews.texts));
-    let parity_reviews = test.select(&(0..PARITY_REVIEWS.min(test.len())).collect::<Vec<_>>());
-    let parity_max_difference = parity(net, &model, &exported.outputs, &glove.vocabulary, &parity_reviews)?;
+    let exported = net.export(path, &file_metadata(name, WORDS_CONTRACT))?;
+    let encoder = Encoder::Words(Arc::new(glove.vocabulary.clone()));
+    let model = SentimentModel::load(path, encoder, 1, crate::runtime::Provider::Cpu)?;
+    let parity_max_difference = parity(net, &model, &exported.outputs, &parity_reviews(test))?;
     if parity_max_difference > PARITY_TOLERANCE {
         bail!("ONNX Runtime and tch disagree on {name}: largest difference in an output is {parity_max_difference}");
     }
-
-    let examples: Vec<&str> = SEED_EXAMPLES.iter().map(|(text, _)| *text).collect();
-    let example_scores = model.probabilities(&EncodedBatch::encode(&glove.vocabulary, &examples))?;
-    let seed_examples = SEED_EXAMPLES
-        .iter()
-        .zip(example_scores)
-        .map(|((text, positive), probability)| ExamplePrediction {
-            text: (*text).to_owned(),
-            expected: label_for(if *positive { 1.0 } else { 0.0 }).to_owned(),
-            probability,
-            predicted: label_for(probability).to_owned(),
-        })
-        .collect();
     let checked = Checked {
         contract: Contract {
-            version: CONTRACT_VERSION,
+            version: WORDS_CONTRACT,
             opset: super::onnx::OPSET,
             vocabulary: VOCABULARY_FILE.to_owned(),
             outputs: exported.outputs,
             folded: exported.folded.then(|| FOLDED.to_owned()),
         },
         parity_max_difference,
-        validation: Metrics::compute(&score(validation)?, &validation.labels),
-        test: Metrics::compute(&score(test)?, &test.labels),
-        seed_examples,
+        validation: evaluate(&model, validation)?,
+        test: evaluate(&model, test)?,
+        seed_examples: seed_examples(&model)?,
     };
     onnx.commit()?;
     Ok(checked)
 }
 
+/// The metadata of an exported file: its model's name and the contract it follows.
+pub(super) fn file_metadata(name: &str, contract: u32) -> [(&'static str, String); 2] {
+    [(METADATA_MODEL, name.to_owned()), (METADATA_CONTRACT_VERSION, contract.to_string())]
+}
+
+/// The first [`PARITY_REVIEWS`] test reviews, on which every export is checked against tch.
+pub(super) fn parity_reviews(test: &LabeledReviews) -> LabeledReviews {
+    test.select(&(0..PARITY_REVIEWS.min(test.len())).collect::<Vec<_>>())
+}
+
+/// The exported model's metrics on `reviews`.
+pub(super) fn evaluate(model: &SentimentModel, reviews: &LabeledReviews) -> Result<Metrics> {
+    Ok(Metrics::compute(&model.probabilities(&model.encode(&reviews.texts))?, &reviews.labels))
+}
+
+/// The exercise's hand-written reviews as the exported model scores them.
+pub(super) fn seed_examples(model: &SentimentModel) -> Result<Vec<ExamplePrediction>> {
+    let examples: Vec<&str> = SEED_EXAMPLES.iter().map(|(text, _)| *text).collect();
+    let scores = model.probabilities(&model.encode(&examples))?;
+    Ok(SEED_EXAMPLES
+        .iter()
+        .zip(scores)
+        .map(|((text, positive), probability)| ExamplePrediction {
+            text: (*text).to_owned(),
+            expected: label_for(if *positive { 1.0 } else { 0.0 }).to_owned(),
+            probability,
+            predicted: label_for(probability).to_owned(),
+        })
+        .collect())
+}
+
 /// The largest difference between tch and ONNX Runtime over every output of the exported file
 /// (P(positive), sub-scores, weights, attention) for `reviews`, relative to the value where that
 /// exceeds 1 (see [`PARITY_TOLERANCE`]).
-fn parity(
-    net: &SentimentNet,
-    model: &SentimentModel,
-    outputs: &[String],
-    vocabulary: &Vocabulary,
-    reviews: &LabeledReviews,
-) -> Result<f32> {
-    let batch = EncodedBatch::encode(vocabulary, &reviews.texts);
+fn parity(net: &SentimentNet, model: &SentimentModel, outputs: &[String], reviews: &LabeledReviews) -> Result<f32> {
+    let batch = model.encode(&reviews.texts);
     let from_tch = {
         let _guard = tch::no_grad_guard();
-        let ids = Tensor::from_slice(&batch.token_ids).view([-1, super::MAX_TOKENS_I64]);
+        let ids = Tensor::from_slice(&batch.ids).view([-1, super::MAX_TOKENS_I64]);
         net.forward(&ids, &Tensor::from_slice(&batch.lengths), false)
     };
     let names: Vec<&str> = outputs.iter().map(String::as_str).collect();

@@ -3,24 +3,30 @@
 //!
 //! It reads every word of a review where the students read the first 100, trains in seconds on a
 //! CPU, and is far more accurate than any of them. Its probabilities on reviews without labels
-//! become soft targets for the students ([`super::trainer::Examples::soft`]). It is a training
-//! tool and does not ship.
+//! become soft targets for the students ([`super::trainer::Examples::soft`]). Exported
+//! ([`Teacher::export`]), it is also the sixth shipped model, `ngram`: a lookup of each n-gram's
+//! weight in the review's logit (model contract 2).
 //!
 //! A review's features are the set of its n-grams (binarised counts); feature `f` enters with the
 //! value `r_f = ln((p_f / |p|) / (q_f / |q|))`, where `p` and `q` count the positive and negative
 //! training reviews holding `f`, plus one. The logistic regression on those values is fitted with
 //! Adam and L2, stopping on validation accuracy.
 
+use std::path::Path;
 use std::time::Instant;
 
+use onnx_protobuf::tensor_proto::DataType;
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 use tch::{Kind, Reduction, Tensor, nn, nn::OptimizerConfig};
 
+use super::onnx::{Attr, Dimension, Graph};
 use super::trainer::EarlyStopping;
 use crate::card::TeacherSummary;
 use crate::data::LabeledReviews;
 use crate::metrics::Metrics;
+use crate::model::{INPUT_LENGTHS, INPUT_NGRAM_IDS, OUTPUT_PROBABILITY, OUTPUT_TOKEN_SCORES, OUTPUT_TOKEN_WEIGHTS};
+use crate::ngrams::NgramVocabulary;
 use crate::text::for_each_word;
 
 /// How the teacher is built and fitted.
@@ -40,11 +46,27 @@ pub struct TeacherOptions {
     pub batch_size: usize,
     /// Seed of the shuffles.
     pub seed: i64,
+    /// Only n-grams in at least this many training reviews get a weight (1: every n-gram).
+    #[serde(default = "every_ngram")]
+    pub min_reviews: usize,
+}
+
+fn every_ngram() -> usize {
+    1
 }
 
 impl Default for TeacherOptions {
     fn default() -> Self {
-        Self { max_n: 2, l2: 1e-6, learning_rate: 0.02, max_epochs: 20, patience: 2, batch_size: 64, seed: 7 }
+        Self {
+            max_n: 2,
+            l2: 1e-6,
+            learning_rate: 0.02,
+            max_epochs: 20,
+            patience: 2,
+            batch_size: 64,
+            seed: 7,
+            min_reviews: every_ngram(),
+        }
     }
 }
 
@@ -99,6 +121,47 @@ impl NgramIndex {
     fn len(&self) -> usize {
         self.ngrams.len()
     }
+
+    /// Keeps only the n-grams of `features` (each review's ids) that are in at least
+    /// `min_reviews` reviews, renumbered in their order, and rewrites `features` to the new ids.
+    fn prune(&mut self, features: &mut [Vec<u32>], min_reviews: usize) {
+        let mut reviews = vec![0usize; self.len()];
+        features.iter().flatten().for_each(|&f| reviews[f as usize] += 1);
+        let mut renumbered = vec![None; self.len()];
+        let mut kept = 0u32;
+        for (f, &n) in reviews.iter().enumerate() {
+            if n >= min_reviews {
+                renumbered[f] = Some(kept);
+                kept += 1;
+            }
+        }
+        self.ngrams.retain(|_, id| match renumbered[*id as usize] {
+            Some(new) => {
+                *id = new;
+                true
+            }
+            None => false,
+        });
+        for row in features {
+            *row = row.iter().filter_map(|&f| renumbered[f as usize]).collect();
+        }
+    }
+
+    /// Every n-gram as text, by id: a word, or two words and a space between them.
+    fn ngram_texts(&self) -> Vec<String> {
+        let mut words = vec![""; self.words.len()];
+        for (word, &id) in &self.words {
+            words[id as usize] = std::str::from_utf8(word).expect("words are ASCII letters");
+        }
+        let mut texts = vec![String::new(); self.len()];
+        for (&(first, second), &id) in &self.ngrams {
+            texts[id as usize] = match second {
+                Self::UNIGRAM => words[first as usize].to_owned(),
+                second => format!("{} {}", words[first as usize], words[second as usize]),
+            };
+        }
+        texts
+    }
 }
 
 /// A fitted teacher.
@@ -123,8 +186,11 @@ impl Teacher {
         let started = Instant::now();
         tch::manual_seed(options.seed);
         let mut index = NgramIndex::default();
-        let train_features: Vec<Vec<u32>> =
+        let mut train_features: Vec<Vec<u32>> =
             train.texts.iter().map(|t| index.features(t, options.max_n, true)).collect();
+        if options.min_reviews > 1 {
+            index.prune(&mut train_features, options.min_reviews);
+        }
         let ratios = Tensor::from_slice(&log_count_ratios(&train_features, &train.labels, index.len()));
         let vs = nn::VarStore::new(tch::Device::Cpu);
         let root = vs.root();
@@ -139,7 +205,9 @@ impl Teacher {
         let targets = train.targets();
         let mut optimizer = nn::Adam::default().build(&vs, options.learning_rate)?;
         let mut stopping = EarlyStopping::new(options.patience);
+        let mut epochs_run = 0;
         for epoch in 1..=options.max_epochs {
+            epochs_run = epoch;
             let permutation = Tensor::randperm(train_features.len() as i64, (Kind::Int64, tch::Device::Cpu));
             let order: Vec<usize> =
                 Vec::<i64>::try_from(permutation).expect("int64 permutation").iter().map(|&i| i as usize).collect();
@@ -168,12 +236,19 @@ impl Teacher {
         let test_metrics = test.map(|t| Metrics::compute(&teacher.probabilities(&t.texts), &t.labels));
         let report = TeacherSummary {
             description: format!(
-                "logistic regression over naive-Bayes-weighted n-grams (n <= {}) of the whole review; \
+                "logistic regression over naive-Bayes-weighted n-grams (n <= {}{}) of the whole review; \
                  weights of epoch {best_epoch} (best validation accuracy)",
-                options.max_n
+                options.max_n,
+                if options.min_reviews > 1 {
+                    format!(", each in at least {} training reviews", options.min_reviews)
+                } else {
+                    String::new()
+                }
             ),
             hyperparameters: serde_json::to_value(options)?,
             features: teacher.index.len(),
+            epochs_run,
+            best_epoch,
             validation: validation_metrics,
             test: test_metrics,
             seconds: started.elapsed().as_secs_f64(),
@@ -187,7 +262,47 @@ impl Teacher {
         self.probabilities_of(&features)
     }
 
-    fn encode(&mut self, texts: &[String]) -> Vec<Vec<u32>> {
+    /// The n-gram model: each n-gram's sub-score in a review's logit (its learned weight times its
+    /// naive-Bayes ratio, entering with weight 1) and the intercept, written as an ONNX file of
+    /// model contract 2 at `path` with `metadata`. Returns the n-gram vocabulary whose ids the file reads (feature `f` is id
+    /// `f + 1`; id 0, padding, weighs 0) and the file's outputs.
+    pub fn export(&self, path: &Path, metadata: &[(&str, String)]) -> anyhow::Result<(NgramVocabulary, Vec<String>)> {
+        let vocabulary = NgramVocabulary::from_ngrams(self.index.ngram_texts())?;
+        let weights = Tensor::cat(
+            &[Tensor::zeros([1], (Kind::Float, tch::Device::Cpu)), self.weights.squeeze_dim(1) * &self.ratios],
+            0,
+        );
+        let batch = Dimension::Named("batch");
+        let mut g = Graph::new("ngram");
+        let ids = g.input(INPUT_NGRAM_IDS, DataType::INT64, &[batch, Dimension::Named("ngrams")]);
+        g.input(INPUT_LENGTHS, DataType::INT64, &[batch]);
+        let table = g.weight("ngram_weights", &weights);
+        let scores = g.op("Gather", &[&table, &ids], vec![]);
+        let axis = g.ints("axis", &[1], &[1]);
+        let sum = g.op("ReduceSum", &[&scores, &axis], vec![Attr::Int("keepdims", 0)]);
+        let bias = g.weight("intercept", &self.bias);
+        let logit = g.op("Add", &[&sum, &bias], vec![]);
+        let probability = g.op("Sigmoid", &[&logit], vec![]);
+        // Each n-gram of the review enters the logit once: weight 1, and 0 for padding.
+        let padding = g.ints("padding", &[], &[0]);
+        let present = g.op("Greater", &[&ids, &padding], vec![]);
+        let ones = g.op("Cast", &[&present], vec![Attr::Int("to", DataType::FLOAT as i64)]);
+        let ngrams = Dimension::Named("ngrams");
+        g.output(&probability, OUTPUT_PROBABILITY, DataType::FLOAT, &[batch]);
+        g.output(&scores, OUTPUT_TOKEN_SCORES, DataType::FLOAT, &[batch, ngrams]);
+        g.output(&ones, OUTPUT_TOKEN_WEIGHTS, DataType::FLOAT, &[batch, ngrams]);
+        let description = format!(
+            "a linear model over the distinct n-grams (n <= {}) of the whole review: the logit is the intercept plus \
+             each n-gram's weight",
+            self.options.max_n
+        );
+        g.save(path, &description, metadata)?;
+        let outputs = [OUTPUT_PROBABILITY, OUTPUT_TOKEN_SCORES, OUTPUT_TOKEN_WEIGHTS];
+        Ok((vocabulary, outputs.map(str::to_owned).to_vec()))
+    }
+
+    /// The sorted, distinct feature ids of each review.
+    pub fn encode(&mut self, texts: &[String]) -> Vec<Vec<u32>> {
         texts.iter().map(|t| self.index.features(t, self.options.max_n, false)).collect()
     }
 

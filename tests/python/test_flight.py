@@ -52,7 +52,7 @@ class FlightServer(unittest.TestCase):
         reviews = Path(os.environ["IMDB_TEST"])
         cls.tmp = tempfile.TemporaryDirectory()
         cls.expected = {}
-        for model in ("gru", "mlp"):
+        for model in ("ngram", "mlp"):
             out = Path(cls.tmp.name) / f"{model}.parquet"
             subprocess.run([os.environ["SCORER"], "score", "--input", str(reviews), "--output", str(out),
                             "--model", model], check=True, capture_output=True)
@@ -89,7 +89,7 @@ class FlightServer(unittest.TestCase):
         self.assertEqual(version[0].body.to_pybytes(), b"\x02")
 
     def test_imdb_test_through_the_server_gives_the_scorers_scores(self):
-        self.assert_close(self.scores("sentiment"), self.expected["gru"])
+        self.assert_close(self.scores("sentiment"), self.expected["ngram"])
         self.assert_close(self.scores("sentiment_mlp"), self.expected["mlp"])
         labels = self.scores("sentiment_label_mlp")
         self.assertEqual(labels, [None if s is None else ("positive" if s > 0.5 else "negative")
@@ -110,7 +110,7 @@ class FlightServer(unittest.TestCase):
         self.assert_close([float(v) for v in done.stdout.splitlines()], self.expected["mlp"])
         done = self.risingwave("sentiment_label", reviews[:2000] + [None, ""], chunk_rows=1000)
         self.assertEqual(done.returncode, 0, done.stderr)
-        expected = ["positive" if s > 0.5 else "negative" for s in self.expected["gru"][:2000]]
+        expected = ["positive" if s > 0.5 else "negative" for s in self.expected["ngram"][:2000]]
         self.assertEqual(done.stdout.splitlines(), expected + ["null", "null"])
 
     def test_risingwaves_client_is_told_of_an_unknown_function(self):

@@ -20,7 +20,7 @@ from datafusion import SessionContext, udf
 
 import imdb_sentiment
 
-MODELS = ["attention", "gru", "mlp", "rnn", "weighted-mlp"]
+MODELS = ["attention", "gru", "mlp", "ngram", "rnn", "weighted-mlp"]
 TOLERANCE = 1e-6
 
 
@@ -60,7 +60,7 @@ class AgainstTheScorer(unittest.TestCase):
             result = ctx.sql(f"SELECT id, sentiment(review, '{model}') AS s FROM reviews").to_arrow_table()
             self.assert_same(model, result["id"].to_pylist(), result["s"].to_pylist())
         default = ctx.sql("SELECT id, sentiment(review) AS s FROM reviews").to_arrow_table()
-        self.assert_same("gru", default["id"].to_pylist(), default["s"].to_pylist())
+        self.assert_same("ngram", default["id"].to_pylist(), default["s"].to_pylist())
 
     def test_plain_arrow_gives_the_scorers_scores(self):
         for model in MODELS:

@@ -64,7 +64,8 @@ impl ScalarUDFImpl for SentimentExplain {
     fn documentation(&self) -> Option<&Documentation> {
         static DOCUMENTATION: LazyLock<Documentation> = LazyLock::new(|| {
             args::documented(
-                "Every word of the review as the model read it, with its sub-score and its weight: \
+                "Every word of the review as the model read it (for an n-gram model, every word and \
+                 word pair it has a weight for), with its sub-score and its weight: \
                  LIST<STRUCT<token VARCHAR, score FLOAT, weight FLOAT>>, ready for UNNEST. NULL for \
                  a NULL review.",
                 "sentiment_explain(review [, model])",

@@ -50,7 +50,7 @@ pub fn run(args: &EvalArgs) -> Result<()> {
     let model = catalog.model(&name)?;
     let reviews = LabeledReviews::load(&args.input, &args.column, args.label_column.as_deref())?;
     let (mut scores, mut labels) = (Vec::new(), Vec::new());
-    for (score, &label) in score_texts(&model, catalog.vocabulary(), &reviews.texts)?.into_iter().zip(&reviews.labels) {
+    for (score, &label) in score_texts(&model, &reviews.texts)?.into_iter().zip(&reviews.labels) {
         if let Some(score) = score {
             scores.push(score);
             labels.push(label);

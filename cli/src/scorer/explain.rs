@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use sentiment::card::label_for;
-use sentiment::encoding::EncodedBatch;
+use sentiment::encoding::Encoder;
 use sentiment::model::ExplainedWord;
 
 use crate::options::ModelOptions;
@@ -27,19 +27,22 @@ pub struct ExplainArgs {
 pub fn run(args: &ExplainArgs) -> Result<()> {
     let (catalog, name) = args.model.open()?;
     let model = catalog.model(&name)?;
-    let explanation = model.explain(&EncodedBatch::encode(catalog.vocabulary(), &[args.text.as_str()]))?;
-    let words = explanation.words(0, args.text.as_bytes());
-    if words.is_empty() {
+    if sentiment::text::tokenize(&args.text).is_empty() {
         bail!(
             "the review has no words to judge: only [A-Za-z] words count, and one-letter words between others are dropped"
         );
     }
-    let probability = explanation.probability[0];
-    let recurrent = explanation.token_weights.is_none();
-    let score_header = if recurrent { "score after word" } else { "sub-score" };
-    let mut table = format!("model: {name}\n{:<16} {:>16} {:>8}\n", "word", score_header, "weight");
+    let review = model.explain(&[args.text.as_str()])?.remove(0);
+    let words = review.words;
+    let probability = review.probability;
+    let (word_header, score_header) = match model.encoder() {
+        Encoder::Ngrams(_) => ("n-gram", "sub-score"),
+        Encoder::Words(_) if words.first().is_some_and(|w| w.weight.is_none()) => ("word", "score after word"),
+        Encoder::Words(_) => ("word", "sub-score"),
+    };
+    let mut table = format!("model: {name}\n{word_header:<16} {score_header:>16} {:>8}\n", "weight");
     for word in &words {
-        let known = if catalog.vocabulary().id(word.token.as_bytes()) == 0 { " (not in GloVe)" } else { "" };
+        let known = if word.known { "" } else { " (not in GloVe)" };
         let weight = word.weight.map_or("-".to_owned(), |w| format!("{w:.4}"));
         writeln!(table, "{:<16} {:>16.4} {:>8}{known}", word.token, word.score, weight)?;
     }

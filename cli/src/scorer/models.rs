@@ -88,14 +88,15 @@ pub fn run(args: &ModelsArgs) -> Result<()> {
             }
             None => "one run".to_owned(),
         };
+        let exercise = |width: usize| card.seed_accuracy.map_or_else(|| "-".to_owned(), |a| format!("{a:>width$.3}"));
         if args.markdown {
             let unlabeled = card.distillation.as_ref().map_or(0, |d| d.unlabeled_reviews);
             writeln!(
                 out,
-                "| `{name}`{default} | {mean} | {:.4} | {:.4} | {auc:.4} | {:.3} | {} | {} / {} / {unlabeled} | {} ({}) | {:.0} s | {} |",
+                "| `{name}`{default} | {mean} | {:.4} | {:.4} | {auc:.4} | {} | {} | {} / {} / {unlabeled} | {} ({}) | {:.0} s | {} |",
                 t.accuracy,
                 t.f1,
-                card.seed_accuracy,
+                exercise(0),
                 t.n,
                 card.data.train_size,
                 card.data.validation_size,
@@ -107,8 +108,12 @@ pub fn run(args: &ModelsArgs) -> Result<()> {
         } else {
             writeln!(
                 out,
-                "{:<14} {mean:>22} {:>8.4} {:>8.4} {auc:>8.4} {:>9.3}  {}{default}",
-                name, t.accuracy, t.f1, card.seed_accuracy, card.architecture
+                "{:<14} {mean:>22} {:>8.4} {:>8.4} {auc:>8.4} {:>9}  {}{default}",
+                name,
+                t.accuracy,
+                t.f1,
+                exercise(9),
+                card.architecture
             )?;
         }
     }

@@ -103,7 +103,7 @@ pub fn run(args: &ScoreArgs) -> Result<()> {
     }
 
     let progress = crate::progress::bar(input.rows(), "scoring");
-    let score = model_scores(&model, catalog.vocabulary());
+    let score = model_scores(&model);
     let metadata = Provenance::of(&catalog, std::slice::from_ref(&name))?.key_values();
     let scorer = FileScorer { score: &score, columns, batch_size: args.batch_size, metadata };
     let totals = scorer.score_file(&input, &output, format, |rows| {

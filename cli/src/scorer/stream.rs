@@ -66,7 +66,7 @@ pub fn run(args: &StreamArgs) -> Result<()> {
             }
         }
         let texts: Vec<&str> = records.iter().map(|(_, text)| text.as_str()).collect();
-        let scores = score_texts(&model, catalog.vocabulary(), &texts)?;
+        let scores = score_texts(&model, &texts)?;
         for ((mut object, _), score) in records.into_iter().zip(scores) {
             object.insert(args.score_field.clone(), Value::from(score));
             object.insert(args.label_field.clone(), Value::from(score.map(label_for)));

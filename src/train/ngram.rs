@@ -1,0 +1,177 @@
+//! The sixth model, `ngram`: the distillation teacher shipped as a model of its own. A linear model
+//! over the distinct words and word pairs of the whole review (naive-Bayes-weighted, NBSVM's
+//! features), exported as a lookup of each n-gram's weight in the review's logit (model contract
+//! 2): the most accurate of the shipped models, and each n-gram's weight is its sub-score.
+//!
+//! A job fits one teacher per seed on the same split, keeps the one with the best validation
+//! accuracy, writes it as `ngram.onnx` with its n-gram vocabulary `ngram.vocab.txt`, checks that
+//! ONNX Runtime gives the teacher's probabilities and reads the teacher's n-grams, and writes the
+//! card.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result, bail};
+use serde::{Deserialize, Serialize};
+
+use super::pipeline::{
+    PARITY_TOLERANCE, ReviewFiles, Splits, Trained, evaluate, file_metadata, parity_reviews, seed_examples,
+};
+use super::teacher::{Teacher, TeacherOptions};
+use crate::card::{Contract, ModelCard, SeedRun, Seeds, TrainingRun};
+use crate::data::LabeledReviews;
+use crate::encoding::Encoder;
+use crate::io::AtomicFile;
+use crate::model::{NGRAMS_CONTRACT, SentimentModel};
+use crate::runtime::Provider;
+
+/// The model's name and file stem.
+pub const NAME: &str = "ngram";
+/// Its n-gram vocabulary, beside `ngram.onnx`.
+pub const VOCABULARY_FILE: &str = "ngram.vocab.txt";
+
+/// Everything an n-gram training job needs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NgramJob {
+    /// The labeled reviews and their split.
+    pub reviews: ReviewFiles,
+    /// How the model is built and fitted; its `seed` is replaced by each of `seeds` in turn.
+    pub options: TeacherOptions,
+    /// One fit per seed (the order of the examples); the one with the best validation accuracy
+    /// ships.
+    pub seeds: Vec<i64>,
+    /// The folder the model, its vocabulary and its card go to.
+    pub out_dir: PathBuf,
+    /// The command line to record in the card.
+    pub command: String,
+}
+
+/// Runs the job: fits, exports, checks, and writes the card.
+pub fn run(job: &NgramJob) -> Result<Trained> {
+    if job.seeds.is_empty() {
+        bail!("a training job needs at least one seed");
+    }
+    let splits = job.reviews.load()?;
+    let Splits { train, validation, test } = &splits;
+    let mut runs = Vec::new();
+    let mut fitted = Vec::new();
+    for &seed in &job.seeds {
+        let options = TeacherOptions { seed, ..job.options.clone() };
+        let (teacher, summary) = Teacher::fit(train, validation, Some(test), &options)?;
+        let run = SeedRun {
+            seed,
+            epochs_run: summary.epochs_run,
+            best_epoch: summary.best_epoch,
+            seconds: summary.seconds,
+            validation: summary.validation,
+            test: summary.test.expect("the teacher was given the test reviews"),
+        };
+        tracing::info!(model = NAME, seed, validation_accuracy = run.validation.accuracy, "run done");
+        runs.push(run);
+        fitted.push((teacher, summary.features));
+    }
+    let seeds = Seeds::summarise(&runs).expect("at least one run");
+    let shipped_index = runs.iter().position(|r| r.seed == seeds.shipped).expect("the shipped run is a run");
+    let shipped = runs[shipped_index].clone();
+    let (mut teacher, features) = fitted.swap_remove(shipped_index);
+
+    std::fs::create_dir_all(&job.out_dir).with_context(|| format!("cannot create {}", job.out_dir.display()))?;
+    // Both files are written under temporary names and moved into place only once every check
+    // has passed: a failed export leaves the shipped model as it was.
+    let onnx = AtomicFile::create(&job.out_dir.join(format!("{NAME}.onnx")))?;
+    let vocabulary_file = AtomicFile::create(&job.out_dir.join(VOCABULARY_FILE))?;
+    let (vocabulary, outputs) = teacher.export(onnx.temp_path(), &file_metadata(NAME, NGRAMS_CONTRACT))?;
+    vocabulary.save(vocabulary_file.temp_path())?;
+    let model = SentimentModel::load(onnx.temp_path(), Encoder::Ngrams(Arc::new(vocabulary)), 1, Provider::Cpu)?;
+    let parity_max_difference = parity(&mut teacher, &model, &parity_reviews(test))?;
+    if parity_max_difference > PARITY_TOLERANCE {
+        bail!("ONNX Runtime and tch disagree on {NAME}: largest difference in P(positive) is {parity_max_difference}");
+    }
+    let card = ModelCard {
+        name: NAME.to_owned(),
+        architecture: format!(
+            "linear model over the distinct words and word pairs of the whole review (naive-Bayes-weighted, NBSVM); \
+             the review's logit is the intercept plus the sum of its n-grams' weights; {features} n-grams"
+        ),
+        changes_from_seed: changes_from_seed(job),
+        hyperparameters: serde_json::json!({ "model": TeacherOptions { seed: shipped.seed, ..job.options.clone() }, "seeds": job.seeds, "split_seed": job.reviews.split_seed, "validation_fraction": job.reviews.validation_fraction }),
+        trainable_parameters: features as u64 + 1,
+        data: job.reviews.summary(&splits),
+        validation: evaluate(&model, validation)?,
+        test: evaluate(&model, test)?,
+        seed_accuracy: None,
+        seed_examples: seed_examples(&model)?,
+        training: TrainingRun {
+            seconds: shipped.seconds,
+            epochs_run: shipped.epochs_run,
+            best_epoch: shipped.best_epoch,
+            machine: crate::machine::describe(),
+            command: job.command.clone(),
+            finished_unix: SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()),
+        },
+        contract: Contract {
+            version: NGRAMS_CONTRACT,
+            opset: super::onnx::OPSET,
+            vocabulary: VOCABULARY_FILE.to_owned(),
+            outputs,
+            folded: None,
+        },
+        distillation: None,
+        runs,
+        seeds: Some(seeds),
+    };
+    vocabulary_file.commit()?;
+    onnx.commit()?;
+    card.save(&job.out_dir.join(format!("{NAME}.json")))?;
+    Ok(Trained { card, parity_max_difference, losses: Vec::new() })
+}
+
+/// How far ONNX Runtime's P(positive) is from the teacher's on `reviews`; an error when the file's
+/// inputs for a review are not the n-grams the teacher reads in it.
+fn parity(teacher: &mut Teacher, model: &SentimentModel, reviews: &LabeledReviews) -> Result<f32> {
+    let batch = model.encode(&reviews.texts);
+    for (row, features) in teacher.encode(&reviews.texts).iter().enumerate() {
+        let mut read: Vec<u32> = batch.row(row).iter().map(|&id| id as u32 - 1).collect();
+        read.sort_unstable();
+        if &read != features {
+            bail!("the n-gram vocabulary reads other n-grams than the teacher in test review {row}");
+        }
+    }
+    let from_tch = teacher.probabilities(&reviews.texts);
+    let from_onnx = model.probabilities(&batch)?;
+    Ok(from_tch.iter().zip(&from_onnx).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max))
+}
+
+/// How the model departs from the exercise, in words.
+fn changes_from_seed(job: &NgramJob) -> Vec<String> {
+    let o = &job.options;
+    let mut changes = vec![
+        "not one of the exercise's five architectures: the distillation teacher of the other models, shipped"
+            .to_owned(),
+        "reads the whole review, not its first 100 words (the exercise's text rules otherwise)".to_owned(),
+        format!(
+            "each distinct word and word pair (n <= {}) of the review counts once, weighted by its naive-Bayes \
+             log-count ratio on the training split",
+            o.max_n
+        ),
+        format!(
+            "logistic regression fitted with Adam (learning rate {}, batch {}, L2 {}), up to {} epochs, stopped on \
+             validation accuracy (patience {})",
+            o.learning_rate, o.batch_size, o.l2, o.max_epochs, o.patience
+        ),
+        "the validation split holds out whole movies (movie_id) when the training file has them".to_owned(),
+    ];
+    if o.min_reviews > 1 {
+        changes.push(format!("only n-grams in at least {} training reviews get a weight", o.min_reviews));
+    }
+    if job.seeds.len() > 1 {
+        changes.push(format!(
+            "{} fits with seeds {:?} (the order of the examples) on one validation split; the one with the best \
+             validation accuracy ships",
+            job.seeds.len(),
+            job.seeds
+        ));
+    }
+    changes
+}
