@@ -363,8 +363,9 @@ fn tokenizer_speed(texts: &[String]) -> Result<(f64, f64)> {
     let tokenizer = bytes as f64 / 1e6 / started.elapsed().as_secs_f64();
     let catalog = Catalog::open(&repo().join("models"), 1, Provider::Cpu)?;
     let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build()?;
+    let vocabulary = catalog.vocabulary()?;
     let started = Instant::now();
-    let batch = pool.install(|| EncodedBatch::encode(catalog.vocabulary(), texts));
+    let batch = pool.install(|| EncodedBatch::encode(&vocabulary, texts));
     let encode = texts.len() as f64 / started.elapsed().as_secs_f64();
     std::hint::black_box(batch);
     Ok((tokenizer, encode))
@@ -388,9 +389,9 @@ fn ceiling(model: &str, texts: &[String], threads: usize) -> Result<f64> {
 /// score` could be on this machine.
 fn floor(input: &Path, output: &Path, threads: usize) -> Result<f64> {
     let catalog = Catalog::open(&repo().join("models"), 1, Provider::Cpu)?;
-    let vocabulary = catalog.vocabulary();
+    let vocabulary = catalog.vocabulary()?;
     let no_model = |reviews: &dyn arrow::array::Array| -> Result<Float32Array> {
-        let batch = EncodedBatch::encode(vocabulary, &text_values(reviews)?);
+        let batch = EncodedBatch::encode(&vocabulary, &text_values(reviews)?);
         Ok(batch.lengths.iter().map(|&words| (words > 0).then_some(0.5)).collect())
     };
     let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build()?;

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use anyhow::{Context, Result, bail};
 
@@ -29,7 +29,7 @@ pub const VOCABULARY_FILE: &str = "vocab.txt";
 #[derive(Debug)]
 pub struct Catalog {
     dir: PathBuf,
-    vocabulary: Arc<Vocabulary>,
+    vocabulary: OnceLock<Arc<Vocabulary>>,
     cards: BTreeMap<String, ModelCard>,
     threads: usize,
     provider: Provider,
@@ -44,10 +44,10 @@ impl Catalog {
             .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("models"))
     }
 
-    /// Reads the vocabulary and every card of `dir`; each model will run with `threads`
-    /// ONNX Runtime threads on `provider`. Fails when a card has no `.onnx` beside it.
+    /// Reads every card of `dir`; each model will run with `threads` ONNX Runtime threads on
+    /// `provider`. Fails when a card has no `.onnx` beside it. The vocabularies are read when a
+    /// model that needs them is first loaded.
     pub fn open(dir: &Path, threads: usize, provider: Provider) -> Result<Self> {
-        let vocabulary = Arc::new(Vocabulary::load(&dir.join(VOCABULARY_FILE))?);
         let mut cards = BTreeMap::new();
         let entries = std::fs::read_dir(dir).with_context(|| format!("cannot list models folder {}", dir.display()))?;
         for entry in entries {
@@ -64,12 +64,23 @@ impl Catalog {
         if cards.is_empty() {
             bail!("no models in {} (expected <name>.onnx with <name>.json)", dir.display());
         }
-        Ok(Self { dir: dir.to_owned(), vocabulary, cards, threads, provider, loaded: Mutex::default() })
+        Ok(Self {
+            dir: dir.to_owned(),
+            vocabulary: OnceLock::new(),
+            cards,
+            threads,
+            provider,
+            loaded: Mutex::default(),
+        })
     }
 
-    /// The word vocabulary shared by the word models (contract 1).
-    pub fn vocabulary(&self) -> &Arc<Vocabulary> {
-        &self.vocabulary
+    /// The word vocabulary shared by the word models (contract 1), read on first use.
+    pub fn vocabulary(&self) -> Result<Arc<Vocabulary>> {
+        if let Some(vocabulary) = self.vocabulary.get() {
+            return Ok(vocabulary.clone());
+        }
+        let loaded = Arc::new(Vocabulary::load(&self.dir.join(VOCABULARY_FILE))?);
+        Ok(self.vocabulary.get_or_init(|| loaded).clone())
     }
 
     /// The models' names, sorted.
@@ -107,7 +118,7 @@ impl Catalog {
         let path = self.model_file(name);
         let card = &self.cards[name];
         let encoder = match card.contract.version {
-            WORDS_CONTRACT => Encoder::Words(self.vocabulary.clone()),
+            WORDS_CONTRACT => Encoder::Words(self.vocabulary()?),
             NGRAMS_CONTRACT => {
                 Encoder::Ngrams(Arc::new(NgramVocabulary::load(&self.dir.join(&card.contract.vocabulary))?))
             }

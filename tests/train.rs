@@ -197,13 +197,7 @@ fn ngram_model_learns_exports_and_explains() {
     assert!(card.test.accuracy > 0.75, "accuracy {} on 300 test reviews", card.test.accuracy);
     assert!(card.changes_from_seed.iter().any(|c| c.contains("at least 2 training reviews")));
 
-    // The word models' vocabulary is not the n-gram model's business, but a catalog needs one.
-    std::fs::write(
-        dir.path().join("vocab.txt"),
-        "movie
-",
-    )
-    .unwrap();
+    // A folder of the n-gram model alone is a catalog: no word vocabulary or GloVe table needed.
     let catalog = Catalog::open(dir.path(), 1, Provider::Cpu).unwrap();
     let model = catalog.model("ngram").unwrap();
     let texts = ["A wonderful, moving film. Wonderful!", "dull and far too long", "zzzz qqqq"];

@@ -61,8 +61,9 @@ impl RuntimeOptions {
 /// Which model runs, and where.
 #[derive(Debug, Clone, Args)]
 pub struct ModelOptions {
-    /// A shipped model's name (rnn, gru, mlp, weighted-mlp, attention), or the path of an .onnx
-    /// file with its card, vocab.txt and glove.f32 beside it.
+    /// A shipped model's name (ngram, rnn, gru, mlp, weighted-mlp, attention), or the path of an
+    /// .onnx file with its card, vocab.txt and glove.f32 (an n-gram model: its n-gram vocabulary)
+    /// beside it.
     #[arg(long, default_value = DEFAULT_MODEL)]
     pub model: String,
     #[command(flatten)]
