@@ -226,6 +226,22 @@ pub struct TrainingRun {
     pub finished_unix: u64,
 }
 
+impl TrainingRun {
+    /// The training of the shipped `run`, finished now on this machine, made by `command`.
+    pub fn finished_now(run: &SeedRun, command: &str) -> Self {
+        Self {
+            seconds: run.seconds,
+            epochs_run: run.epochs_run,
+            best_epoch: run.best_epoch,
+            machine: crate::machine::describe(),
+            command: command.to_owned(),
+            finished_unix: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs()),
+        }
+    }
+}
+
 /// The ONNX interface of the file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Contract {

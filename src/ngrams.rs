@@ -7,12 +7,12 @@
 //! (binarised counts), so a review becomes the ids of its distinct n-grams that are in the
 //! vocabulary, in the order they first appear; n-grams outside it are left out.
 
-use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 use rustc_hash::{FxHashMap, FxHashSet};
 
+use crate::lines::{read_lines, write_lines};
 use crate::text::for_each_word;
 
 /// The longest n-gram: words and pairs of words.
@@ -50,23 +50,13 @@ impl NgramVocabulary {
 
     /// Reads a vocabulary file: one n-gram per line, the line number is the id.
     pub fn load(path: &Path) -> Result<Self> {
-        let file =
-            std::fs::File::open(path).with_context(|| format!("cannot open n-gram vocabulary {}", path.display()))?;
-        let ngrams = BufReader::new(file)
-            .lines()
-            .collect::<std::io::Result<Vec<_>>>()
-            .with_context(|| format!("cannot read n-gram vocabulary {}", path.display()))?;
-        Self::from_ngrams(ngrams).with_context(|| format!("bad n-gram vocabulary {}", path.display()))
+        Self::from_ngrams(read_lines(path, "n-gram vocabulary")?)
+            .with_context(|| format!("bad n-gram vocabulary {}", path.display()))
     }
 
     /// Writes the vocabulary in the format [`NgramVocabulary::load`] reads.
     pub fn save(&self, path: &Path) -> Result<()> {
-        let mut out =
-            BufWriter::new(std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?);
-        for ngram in &self.ngrams {
-            writeln!(out, "{ngram}")?;
-        }
-        out.flush().with_context(|| format!("cannot write {}", path.display()))
+        write_lines(path, &self.ngrams)
     }
 
     /// Number of n-grams; valid ids are `1..=len()`, and 0 for padding.

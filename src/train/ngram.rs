@@ -10,7 +10,6 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
@@ -102,14 +101,7 @@ pub fn run(job: &NgramJob) -> Result<Trained> {
         test: evaluate(&model, test)?,
         seed_accuracy: None,
         seed_examples: seed_examples(&model)?,
-        training: TrainingRun {
-            seconds: shipped.seconds,
-            epochs_run: shipped.epochs_run,
-            best_epoch: shipped.best_epoch,
-            machine: crate::machine::describe(),
-            command: job.command.clone(),
-            finished_unix: SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()),
-        },
+        training: TrainingRun::finished_now(&shipped, &job.command),
         contract: Contract {
             version: NGRAMS_CONTRACT,
             opset: super::onnx::OPSET,

@@ -7,7 +7,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
@@ -278,14 +278,7 @@ pub fn run(job: &Job) -> Result<Trained> {
         test: checked.test,
         seed_accuracy: Some(job.shape.architecture.seed_accuracy()),
         seed_examples: checked.seed_examples,
-        training: TrainingRun {
-            seconds: shipped.seconds,
-            epochs_run: shipped.epochs_run,
-            best_epoch: shipped.best_epoch,
-            machine: crate::machine::describe(),
-            command: job.command.clone(),
-            finished_unix: SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()),
-        },
+        training: TrainingRun::finished_now(&shipped, &job.command),
         contract: checked.contract,
         distillation,
         runs,
