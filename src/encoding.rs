@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 
+use crate::model::{NGRAMS_CONTRACT, WORDS_CONTRACT};
 use crate::ngrams::NgramVocabulary;
 use crate::text::{MAX_TOKENS, for_each_token};
 use crate::vocab::{UNKNOWN_ID, Vocabulary};
@@ -39,8 +40,8 @@ impl Encoder {
     /// The contract version of the models that read these inputs.
     pub fn contract_version(&self) -> u32 {
         match self {
-            Encoder::Words(_) => 1,
-            Encoder::Ngrams(_) => 2,
+            Encoder::Words(_) => WORDS_CONTRACT,
+            Encoder::Ngrams(_) => NGRAMS_CONTRACT,
         }
     }
 }

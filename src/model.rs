@@ -6,8 +6,9 @@
 //! `token_weights` float `[batch, 100]` for the token-wise models, `attention` float
 //! `[batch, 100, 11]` for the attention model. Version 2, the n-gram model: inputs `ngram_ids`
 //! int64 `[batch, n]` (a review's distinct n-grams, [`crate::ngrams`], padded with 0) and
-//! `lengths`; outputs `probability` and `token_scores` `[batch, n]` (each n-gram's weight). The
-//! full description is `models/README.md`.
+//! `lengths`; outputs `probability`, `token_scores` `[batch, n]` (each n-gram's sub-score) and
+//! `token_weights` `[batch, n]` (1, and 0 for padding). The full description is
+//! `models/README.md`.
 
 use std::ops::Range;
 use std::path::Path;
@@ -35,7 +36,8 @@ pub const OUTPUT_PROBABILITY: &str = "probability";
 /// Output: each word's (or n-gram's) sub-score, its logit toward positive, float `[batch, 100]`
 /// (`[batch, n]` for the n-gram model).
 pub const OUTPUT_TOKEN_SCORES: &str = "token_scores";
-/// Output: each word's weight in the review's logit, float `[batch, 100]`.
+/// Output: each word's (or n-gram's) weight in the review's logit, float `[batch, 100]`
+/// (`[batch, n]` for the n-gram model).
 pub const OUTPUT_TOKEN_WEIGHTS: &str = "token_weights";
 /// Output: each word's attention over its 11-word window, float `[batch, 100, 11]`.
 pub const OUTPUT_ATTENTION: &str = "attention";

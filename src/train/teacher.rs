@@ -264,8 +264,8 @@ impl Teacher {
 
     /// The n-gram model: each n-gram's sub-score in a review's logit (its learned weight times its
     /// naive-Bayes ratio, entering with weight 1) and the intercept, written as an ONNX file of
-    /// model contract 2 at `path` with `metadata`. Returns the n-gram vocabulary whose ids the file reads (feature `f` is id
-    /// `f + 1`; id 0, padding, weighs 0) and the file's outputs.
+    /// model contract 2 at `path` with `metadata`. Returns the n-gram vocabulary whose ids the
+    /// file reads (feature `f` is id `f + 1`; id 0, padding, weighs 0) and the file's outputs.
     pub fn export(&self, path: &Path, metadata: &[(&str, String)]) -> anyhow::Result<(NgramVocabulary, Vec<String>)> {
         let vocabulary = NgramVocabulary::from_ngrams(self.index.ngram_texts())?;
         let weights = Tensor::cat(
