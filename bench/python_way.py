@@ -1,6 +1,6 @@
 """The Python way of scoring a Parquet file, for the benchmark (bench/throughput.rs):
-pyarrow reads, the exercise's regular expressions clean, a dict maps words (or, for the n-gram
-model, the distinct words and word pairs of the whole review) to ids (numpy), Python onnxruntime
+pyarrow reads, the exercise's regular expressions clean, a dict maps words to ids (for the n-gram
+model, FNV-1a hashes the distinct words and word pairs of the whole review) in numpy, Python onnxruntime
 runs the same .onnx file, pyarrow writes.
 
 usage: python_way.py MODEL.onnx INPUT.parquet OUTPUT.parquet THREADS
@@ -40,16 +40,23 @@ def word_ids(reviews, ids):
     return {"token_ids": token_ids, "lengths": lengths}
 
 
-def ngram_ids(reviews, ids):
-    """The n-gram model's inputs: the ids of each review's distinct known n-grams, padded with 0."""
+def fnv1a(data):
+    """FNV-1a, 64 bits: the n-gram model's hash (src/ngrams.rs)."""
+    h = 0xCBF29CE484222325
+    for byte in data:
+        h = ((h ^ byte) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
+    return h
+
+
+def ngram_ids(reviews, buckets):
+    """The n-gram model's inputs: each review's distinct hashed n-gram ids, padded with 0."""
     rows = []
     for review in reviews:
         found = {}
         review_words = words(review or "")
         for i, word in enumerate(review_words):
             for ngram in ([f"{review_words[i - 1]} {word}"] if i else []) + [word]:
-                if ngram in ids:
-                    found.setdefault(ids[ngram], None)
+                found.setdefault(1 + fnv1a(ngram.encode()) % buckets, None)
         rows.append(list(found))
     matrix = np.zeros((len(rows), max(1, max(map(len, rows), default=0))), dtype=np.int64)
     for row, found in enumerate(rows):
@@ -60,18 +67,20 @@ def ngram_ids(reviews, ids):
 def main(model_path, input_path, output_path, threads):
     models = os.path.dirname(model_path)
     with open(model_path[: -len(".onnx")] + ".json", encoding="utf-8") as f:
-        vocabulary = json.load(f)["contract"]["vocabulary"]
-    with open(os.path.join(models, vocabulary), encoding="utf-8") as f:
-        ids = {entry.rstrip("\n"): i + 1 for i, entry in enumerate(f)}
+        contract = json.load(f)["contract"]
+    if "ngram_buckets" in contract:
+        inputs, table = ngram_ids, contract["ngram_buckets"]
+    else:
+        with open(os.path.join(models, contract["vocabulary"]), encoding="utf-8") as f:
+            inputs, table = word_ids, {word.rstrip("\n"): i + 1 for i, word in enumerate(f)}
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     session = ort.InferenceSession(model_path, options, providers=["CPUExecutionProvider"])
-    inputs = ngram_ids if session.get_inputs()[0].name == "ngram_ids" else word_ids
     source = pq.ParquetFile(input_path)
     writer = None
     for batch in source.iter_batches(batch_size=8192):
         reviews = batch.column("review").to_pylist()
-        (probability,) = session.run(["probability"], inputs(reviews, ids))
+        (probability,) = session.run(["probability"], inputs(reviews, table))
         labels = np.where(probability > 0.5, "positive", "negative")
         batch = batch.append_column("sentiment_score", pa.array(probability, pa.float32()))
         batch = batch.append_column("sentiment_label", pa.array(labels))

@@ -249,8 +249,12 @@ pub struct Contract {
     pub version: u32,
     /// ONNX opset of the file.
     pub opset: i64,
-    /// The vocabulary file whose ids the `token_ids` input holds.
-    pub vocabulary: String,
+    /// The vocabulary file whose ids the `token_ids` input holds (the word models).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vocabulary: Option<String>,
+    /// The number of buckets the n-grams are hashed into (the n-gram model).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ngram_buckets: Option<u32>,
     /// Names of the outputs the file provides.
     pub outputs: Vec<String>,
     /// How the network was folded into per-word lookups, for the models that were.

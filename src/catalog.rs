@@ -1,6 +1,5 @@
 //! The shipped models: a folder holding `vocab.txt`, the shared GloVe table, and for each model
-//! `<name>.onnx` with its card `<name>.json` (and for the n-gram model its n-gram vocabulary,
-//! which its card names). Models are chosen by name from this set only, never by arbitrary path.
+//! `<name>.onnx` with its card `<name>.json`. Models are chosen by name from this set only, never by arbitrary path.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -11,7 +10,7 @@ use anyhow::{Context, Result, bail};
 use crate::card::ModelCard;
 use crate::encoding::Encoder;
 use crate::model::{NGRAMS_CONTRACT, SentimentModel, WORDS_CONTRACT};
-use crate::ngrams::NgramVocabulary;
+use crate::ngrams::NgramHashing;
 use crate::runtime::Provider;
 use crate::vocab::Vocabulary;
 
@@ -120,7 +119,10 @@ impl Catalog {
         let encoder = match card.contract.version {
             WORDS_CONTRACT => Encoder::Words(self.vocabulary()?),
             NGRAMS_CONTRACT => {
-                Encoder::Ngrams(Arc::new(NgramVocabulary::load(&self.dir.join(&card.contract.vocabulary))?))
+                let buckets = card.contract.ngram_buckets.with_context(|| {
+                    format!("model {name}'s card states model contract {NGRAMS_CONTRACT} but no ngram_buckets")
+                })?;
+                Encoder::Ngrams(NgramHashing::new(buckets)?)
             }
             other => bail!(
                 "model {name}'s card states model contract {other}; this scorer runs contracts {WORDS_CONTRACT} and \

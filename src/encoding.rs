@@ -11,7 +11,7 @@ use std::sync::Arc;
 use rayon::prelude::*;
 
 use crate::model::{NGRAMS_CONTRACT, WORDS_CONTRACT};
-use crate::ngrams::NgramVocabulary;
+use crate::ngrams::NgramHashing;
 use crate::text::{MAX_TOKENS, for_each_token};
 use crate::vocab::{UNKNOWN_ID, Vocabulary};
 
@@ -20,9 +20,9 @@ use crate::vocab::{UNKNOWN_ID, Vocabulary};
 pub enum Encoder {
     /// The first [`MAX_TOKENS`] words of a review, as ids of the word vocabulary (`token_ids`).
     Words(Arc<Vocabulary>),
-    /// The distinct words and word pairs of the whole review, as ids of the n-gram vocabulary
+    /// The distinct words and word pairs of the whole review, as hashed n-gram ids
     /// (`ngram_ids`).
-    Ngrams(Arc<NgramVocabulary>),
+    Ngrams(NgramHashing),
 }
 
 impl Encoder {
@@ -33,7 +33,7 @@ impl Encoder {
     {
         match self {
             Encoder::Words(vocabulary) => EncodedBatch::encode(vocabulary, texts),
-            Encoder::Ngrams(vocabulary) => EncodedBatch::encode_ngrams(vocabulary, texts),
+            Encoder::Ngrams(hashing) => EncodedBatch::encode_ngrams(hashing, texts),
         }
     }
 
@@ -88,8 +88,8 @@ impl EncodedBatch {
     }
 
     /// Encodes `texts` as the n-gram model reads them, in parallel: each review's distinct
-    /// n-gram ids ([`NgramVocabulary::encode_into`]), back to back.
-    pub fn encode_ngrams<T>(vocab: &NgramVocabulary, texts: &[T]) -> Self
+    /// n-gram ids ([`NgramHashing::encode_into`]), back to back.
+    pub fn encode_ngrams<T>(hashing: &NgramHashing, texts: &[T]) -> Self
     where
         T: AsTextBytes + Sync,
     {
@@ -98,7 +98,7 @@ impl EncodedBatch {
             .with_min_len(64)
             .map(|text| {
                 let mut row = Vec::new();
-                let words = vocab.encode_into(text.text_bytes(), &mut row);
+                let words = hashing.encode_into(text.text_bytes(), &mut row);
                 (row, words > 0)
             })
             .unzip();
@@ -207,15 +207,17 @@ mod tests {
 
     #[test]
     fn ngram_batches_are_ragged_and_padded_per_call() {
-        let vocab = NgramVocabulary::from_ngrams(vec!["good".into(), "movie".into(), "good movie".into()]).unwrap();
-        let texts = [Some("Good movie"), None, Some("movie, movie"), Some("Unknown words")];
-        let batch = Encoder::Ngrams(Arc::new(vocab)).encode(&texts);
-        assert_eq!(batch.lengths, [3, 0, 1, 0]);
-        assert_eq!(batch.has_words, [true, false, true, true]);
-        assert_eq!(batch.layout, Layout::Ragged(vec![0, 3, 3, 4, 4]));
-        assert_eq!(batch.row(2), [2]);
+        let hashing = NgramHashing::new(1 << 20).unwrap();
+        let id = |ngram: &str| hashing.id(ngram.as_bytes());
+        let texts = [Some("Good movie"), None, Some("movie, movie"), Some("!!!")];
+        let batch = Encoder::Ngrams(hashing).encode(&texts);
+        assert_eq!(batch.lengths, [3, 0, 2, 0]);
+        assert_eq!(batch.has_words, [true, false, true, false]);
+        assert_eq!(batch.layout, Layout::Ragged(vec![0, 3, 3, 5, 5]));
+        assert_eq!(batch.row(2), [id("movie"), id("movie movie")]);
         let (matrix, width) = batch.matrix(1..3);
-        assert_eq!((&*matrix, width), (&[0, 2][..], 1));
-        assert_eq!(&*batch.matrix(0..2).0, &[1, 3, 2, 0, 0, 0]);
+        assert_eq!((&*matrix, width), (&[0, 0, id("movie"), id("movie movie")][..], 2));
+        assert_eq!(&*batch.matrix(1..2).0, &[0]);
+        assert_eq!(&*batch.matrix(0..1).0, &[id("good"), id("good movie"), id("movie")]);
     }
 }

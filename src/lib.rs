@@ -19,7 +19,6 @@ pub mod flight_server;
 pub mod io;
 #[cfg(feature = "sql")]
 pub mod line_table;
-pub mod lines;
 pub mod machine;
 pub mod metrics;
 pub mod model;

@@ -5,7 +5,7 @@
 //! `probability` float `[batch]` (P(positive)), `token_scores` float `[batch, 100]`,
 //! `token_weights` float `[batch, 100]` for the token-wise models, `attention` float
 //! `[batch, 100, 11]` for the attention model. Version 2, the n-gram model: inputs `ngram_ids`
-//! int64 `[batch, n]` (a review's distinct n-grams, [`crate::ngrams`], padded with 0) and
+//! int64 `[batch, n]` (a review's distinct hashed n-grams, [`crate::ngrams`], padded with 0) and
 //! `lengths`; outputs `probability`, `token_scores` `[batch, n]` (each n-gram's sub-score) and
 //! `token_weights` `[batch, n]` (1, and 0 for padding). The full description is
 //! `models/README.md`.
@@ -47,6 +47,9 @@ pub const WORDS_CONTRACT: u32 = 1;
 pub const NGRAMS_CONTRACT: u32 = 2;
 /// Metadata key of the exported file that holds its contract version.
 pub const METADATA_CONTRACT_VERSION: &str = "contract_version";
+/// Metadata key of an n-gram model's file that holds the number of buckets its n-grams are hashed
+/// into.
+pub const METADATA_NGRAM_BUCKETS: &str = "ngram_buckets";
 
 /// Most reviews sent to ONNX Runtime in one call. Small calls keep the intermediate tensors in
 /// the CPU's caches: on the benchmark machine 128 rows ran as fast as 1,024 or faster, the
@@ -123,6 +126,17 @@ impl SentimentModel {
                 contract.unwrap_or_else(|| "(none stated)".to_owned()),
                 if expected == WORDS_CONTRACT { "a word model" } else { "an n-gram model" },
             );
+        }
+        if let Encoder::Ngrams(hashing) = &encoder {
+            let buckets = metadata.as_ref().and_then(|m| m.custom(METADATA_NGRAM_BUCKETS));
+            if buckets.as_deref() != Some(hashing.buckets().to_string().as_str()) {
+                bail!(
+                    "model {} hashes n-grams into {} buckets, but was loaded for {}",
+                    path.display(),
+                    buckets.unwrap_or_else(|| "(no number of)".to_owned()),
+                    hashing.buckets()
+                );
+            }
         }
         let input = if expected == WORDS_CONTRACT { INPUT_TOKEN_IDS } else { INPUT_NGRAM_IDS };
         let inputs: Vec<&str> = first.inputs().iter().map(|i| i.name()).collect();
@@ -216,7 +230,8 @@ impl SentimentModel {
     }
 
     /// What each id of an encoded review stands for, and whether it is in the vocabulary: the
-    /// review's words (from its `text`), or the n-grams its `ids` name.
+    /// review's words (from its `text`, checked against its `ids`), or its n-grams (every one has
+    /// a bucket).
     fn tokens(&self, text: &[u8], ids: &[i64]) -> Vec<(String, bool)> {
         match &self.encoder {
             Encoder::Words(_) => {
@@ -230,7 +245,7 @@ impl SentimentModel {
                 });
                 tokens
             }
-            Encoder::Ngrams(vocabulary) => ids.iter().map(|&id| (vocabulary.ngram(id).to_owned(), true)).collect(),
+            Encoder::Ngrams(hashing) => hashing.ngrams(text).into_iter().map(|(ngram, _)| (ngram, true)).collect(),
         }
     }
 

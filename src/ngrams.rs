@@ -1,140 +1,131 @@
-//! The n-gram model's vocabulary (contract version 2): the words and word pairs of whole reviews
-//! that the model has a weight for. An n-gram's line number in its file is its id.
+//! The n-gram model's ids (contract version 2): the words and word pairs of whole reviews, hashed
+//! into a fixed number of buckets, so that the model needs no list of n-grams beside it.
 //!
 //! A review's n-grams come from the exercise's text pipeline without its 100-word cut (rules 1 to
 //! 3 of [`crate::text`]): every word, and every pair of neighbouring words written with one space
-//! between them (`"not good"`). The model reads each distinct n-gram of the review once
-//! (binarised counts), so a review becomes the ids of its distinct n-grams that are in the
-//! vocabulary, in the order they first appear; n-grams outside it are left out.
+//! between them (`"not good"`). An n-gram's id is `1 + FNV-1a-64(its bytes) mod buckets`; id 0 is
+//! padding. The model reads each distinct id of the review once (binarised counts), in the order
+//! the n-grams first appear; n-grams that share a bucket share its weight.
 
-use std::path::Path;
+use anyhow::{Result, bail};
+use rustc_hash::FxHashSet;
 
-use anyhow::{Context, Result, bail};
-use rustc_hash::{FxHashMap, FxHashSet};
-
-use crate::lines::{read_lines, write_lines};
 use crate::text::for_each_word;
 
 /// The longest n-gram: words and pairs of words.
 pub const MAX_N: usize = 2;
 
-/// N-grams and their ids (1-based, in file order); id 0 is padding.
-#[derive(Debug, Clone)]
-pub struct NgramVocabulary {
-    ngrams: Vec<String>,
-    ids: FxHashMap<Box<[u8]>, u32>,
+/// How n-grams become ids: the number of buckets they are hashed into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NgramHashing {
+    buckets: u32,
 }
 
-impl NgramVocabulary {
-    /// Builds a vocabulary from n-grams in id order; the first gets id 1. Each is one or two
-    /// words of lowercase ASCII letters, separated by one space.
-    pub fn from_ngrams(ngrams: Vec<String>) -> Result<Self> {
-        let mut ids = FxHashMap::default();
-        ids.reserve(ngrams.len());
-        for (i, ngram) in ngrams.iter().enumerate() {
-            let words: Vec<&str> = ngram.split(' ').collect();
-            let well_formed = words.len() <= MAX_N
-                && words.iter().all(|w| !w.is_empty() && w.bytes().all(|b| b.is_ascii_lowercase()));
-            if !well_formed {
-                bail!(
-                    "n-gram {} ({ngram:?}) is not 1 to {MAX_N} words of lowercase ASCII letters separated by one space",
-                    i + 1
-                );
-            }
-            if ids.insert(ngram.as_bytes().into(), i as u32 + 1).is_some() {
-                bail!("n-gram {ngram:?} appears twice");
-            }
+impl NgramHashing {
+    /// Hashing into `buckets` buckets (ids 1 to `buckets`).
+    pub fn new(buckets: u32) -> Result<Self> {
+        if buckets == 0 {
+            bail!("n-gram hashing needs at least one bucket");
         }
-        Ok(Self { ngrams, ids })
+        Ok(Self { buckets })
     }
 
-    /// Reads a vocabulary file: one n-gram per line, the line number is the id.
-    pub fn load(path: &Path) -> Result<Self> {
-        Self::from_ngrams(read_lines(path, "n-gram vocabulary")?)
-            .with_context(|| format!("bad n-gram vocabulary {}", path.display()))
+    /// The number of buckets; valid ids are `1..=buckets()`, and 0 for padding.
+    pub fn buckets(&self) -> u32 {
+        self.buckets
     }
 
-    /// Writes the vocabulary in the format [`NgramVocabulary::load`] reads.
-    pub fn save(&self, path: &Path) -> Result<()> {
-        write_lines(path, &self.ngrams)
+    /// The id of an n-gram given as its lowercase bytes (`b"not good"`).
+    pub fn id(&self, ngram: &[u8]) -> i64 {
+        // FNV-1a, 64 bits: simple enough to reproduce in any language.
+        let hash =
+            ngram.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+        1 + (hash % u64::from(self.buckets)) as i64
     }
 
-    /// Number of n-grams; valid ids are `1..=len()`, and 0 for padding.
-    pub fn len(&self) -> usize {
-        self.ngrams.len()
-    }
-
-    /// True when the vocabulary holds no n-gram.
-    pub fn is_empty(&self) -> bool {
-        self.ngrams.is_empty()
-    }
-
-    /// The n-gram of id `id` (1-based).
-    pub fn ngram(&self, id: i64) -> &str {
-        &self.ngrams[id as usize - 1]
-    }
-
-    /// Appends to `out` the ids of the distinct n-grams of the whole of `text` that the vocabulary
-    /// holds, in the order they first appear (a word's pair with the word before it comes just
-    /// before the word), and returns how many words the review has (known or not).
+    /// Appends to `out` the distinct ids of the n-grams of the whole of `text`, in the order they
+    /// first appear (a word's pair with the word before it comes just before the word), and
+    /// returns how many words the review has.
     pub fn encode_into(&self, text: &[u8], out: &mut Vec<i64>) -> usize {
         let mut seen = FxHashSet::default();
-        let mut key = Vec::new();
-        let mut previous_len = 0;
-        for_each_word(text, usize::MAX, |word| {
-            let mut push = |key: &[u8]| {
-                if let Some(&id) = self.ids.get(key)
-                    && seen.insert(id)
-                {
-                    out.push(i64::from(id));
-                }
-            };
-            let word_start = if previous_len > 0 {
-                key.push(b' ');
-                previous_len + 1
-            } else {
-                0
-            };
-            key.extend(word.iter().map(u8::to_ascii_lowercase));
-            if previous_len > 0 {
-                push(&key);
+        for_each_ngram(text, |ngram| {
+            let id = self.id(ngram);
+            if seen.insert(id) {
+                out.push(id);
             }
-            push(&key[word_start..]);
-            key.drain(..word_start);
-            previous_len = key.len();
         })
     }
+
+    /// The n-grams of `text` that [`NgramHashing::encode_into`] gives ids, each with its id: for
+    /// each distinct id, the n-gram that first had it.
+    pub fn ngrams(&self, text: &[u8]) -> Vec<(String, i64)> {
+        let mut seen = FxHashSet::default();
+        let mut ngrams = Vec::new();
+        for_each_ngram(text, |ngram| {
+            let id = self.id(ngram);
+            if seen.insert(id) {
+                ngrams.push((String::from_utf8(ngram.to_vec()).expect("n-grams are ASCII letters"), id));
+            }
+        });
+        ngrams
+    }
+}
+
+/// Calls `emit` with each n-gram of the whole of `text` in reading order, as lowercase bytes (a
+/// word's pair with the word before it just before the word), and returns how many words it has.
+pub fn for_each_ngram(text: &[u8], mut emit: impl FnMut(&[u8])) -> usize {
+    let mut key = Vec::new();
+    let mut previous_len = 0;
+    for_each_word(text, usize::MAX, |word| {
+        let word_start = if previous_len > 0 {
+            key.push(b' ');
+            previous_len + 1
+        } else {
+            0
+        };
+        key.extend(word.iter().map(u8::to_ascii_lowercase));
+        if previous_len > 0 {
+            emit(&key);
+        }
+        emit(&key[word_start..]);
+        key.drain(..word_start);
+        previous_len = key.len();
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn vocabulary(ngrams: &[&str]) -> NgramVocabulary {
-        NgramVocabulary::from_ngrams(ngrams.iter().map(|s| (*s).to_owned()).collect()).unwrap()
-    }
-
     #[test]
-    fn reviews_become_their_distinct_known_ngrams_in_reading_order() {
-        let vocab = vocabulary(&["movie", "good", "good movie", "not good", "not"]);
-        let mut ids = Vec::new();
-        // 7 words: not, (not good), good, (good movie), movie; then repeats and the unknown "bad".
-        assert_eq!(vocab.encode_into(b"Not good, MOVIE! Not good... bad movie", &mut ids), 7);
-        assert_eq!(ids, [5, 4, 2, 3, 1]);
-        assert_eq!(vocab.ngram(4), "not good");
+    fn reviews_become_their_ngrams_in_reading_order() {
+        let mut ngrams = Vec::new();
         // The exercise's rules apply: the single letter between words is dropped, so "good" and
         // "movie" become neighbours; the whole review is read, past any 100-word cut.
-        let long = format!("{} good a movie", "word ".repeat(300));
-        ids.clear();
-        assert_eq!(vocab.encode_into(long.as_bytes(), &mut ids), 302);
-        assert_eq!(ids, [2, 3, 1]);
+        let long = format!("{}Not good, a MOVIE!", "word ".repeat(300));
+        let words = for_each_ngram(long.as_bytes(), |n| ngrams.push(String::from_utf8(n.to_vec()).unwrap()));
+        assert_eq!(words, 303);
+        assert_eq!(ngrams[ngrams.len() - 5..], ["word not", "not", "not good", "good", "good movie", "movie"][1..]);
     }
 
     #[test]
-    fn rejects_malformed_ngrams() {
-        for bad in [&["Good"][..], &["good  movie"], &["a b c"], &["movie", "movie"], &[""]] {
-            let ngrams = bad.iter().map(|s| (*s).to_owned()).collect();
-            assert!(NgramVocabulary::from_ngrams(ngrams).is_err(), "{bad:?}");
-        }
+    fn ids_are_fnv1a_buckets_and_distinct_in_first_appearance_order() {
+        let hashing = NgramHashing::new(1 << 20).unwrap();
+        // FNV-1a-64 of "a" is 0xaf63dc4c8601ec8c.
+        assert_eq!(hashing.id(b"a"), 1 + (0xaf63_dc4c_8601_ec8c_u64 % (1 << 20)) as i64);
+        let mut ids = Vec::new();
+        assert_eq!(hashing.encode_into(b"Not good. Not good!", &mut ids), 4);
+        let expected: Vec<i64> =
+            ["not", "not good", "good", "good not"].iter().map(|n| hashing.id(n.as_bytes())).collect();
+        assert_eq!(ids, expected);
+        let named: Vec<(String, i64)> = hashing.ngrams(b"Not good. Not good!");
+        assert_eq!(named.iter().map(|(_, id)| *id).collect::<Vec<_>>(), ids);
+        assert_eq!(named[1].0, "not good");
+        // One bucket: every n-gram shares it, so a review reads one id.
+        let one = NgramHashing::new(1).unwrap();
+        ids.clear();
+        one.encode_into(b"many different words", &mut ids);
+        assert_eq!(ids, [1]);
+        assert!(NgramHashing::new(0).is_err());
     }
 }

@@ -5,12 +5,11 @@
 //! vector is zero, as in the exercise. The list is GloVe's most frequent words, in GloVe's order,
 //! so id `i` is GloVe's word of rank `i - 1`.
 
+use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 use rustc_hash::FxHashMap;
-
-use crate::lines::{read_lines, write_lines};
 
 /// The longest word the word vocabulary may hold; longer tokens are out of vocabulary.
 pub const MAX_WORD_LEN: usize = 64;
@@ -43,12 +42,22 @@ impl Vocabulary {
 
     /// Reads a vocabulary file: one word per line, the line number is the id.
     pub fn load(path: &Path) -> Result<Self> {
-        Self::from_words(read_lines(path, "vocabulary")?).with_context(|| format!("bad vocabulary {}", path.display()))
+        let file = std::fs::File::open(path).with_context(|| format!("cannot open vocabulary {}", path.display()))?;
+        let words = BufReader::new(file)
+            .lines()
+            .collect::<std::io::Result<Vec<_>>>()
+            .with_context(|| format!("cannot read vocabulary {}", path.display()))?;
+        Self::from_words(words).with_context(|| format!("bad vocabulary {}", path.display()))
     }
 
     /// Writes the vocabulary in the format [`Vocabulary::load`] reads.
     pub fn save(&self, path: &Path) -> Result<()> {
-        write_lines(path, &self.words)
+        let mut out =
+            BufWriter::new(std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?);
+        for word in &self.words {
+            writeln!(out, "{word}")?;
+        }
+        out.flush().with_context(|| format!("cannot write {}", path.display()))
     }
 
     /// Number of words; valid ids are `1..=len()`, plus [`UNKNOWN_ID`].

@@ -309,31 +309,36 @@ fn a_card_that_does_not_match_its_model_is_refused() {
 }
 
 /// Contract 2 is the n-gram model's: a card that claims another contract than its file follows, a
-/// contract this scorer does not run, or an n-gram model without its vocabulary is refused by name.
+/// contract this scorer does not run, or an n-gram card whose number of buckets is missing or not
+/// its file's is refused by name.
 #[test]
-fn a_model_of_another_contract_or_without_its_vocabulary_is_refused() {
+fn a_model_of_another_contract_or_hashing_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let models = models_copy(dir.path());
-    std::os::unix::fs::symlink(common::repo().join("models/ngram.vocab.txt"), models.join("ngram.vocab.txt")).unwrap();
-    let rewrite_card = |version: u32, vocabulary: &str| {
-        let card = std::fs::read_to_string(common::repo().join("models/gru.json")).unwrap();
+    std::os::unix::fs::symlink(common::repo().join("models/ngram.onnx"), models.join("ngram.onnx")).unwrap();
+    let write_card = |name: &str, contract: serde_json::Value| {
+        let card = std::fs::read_to_string(common::repo().join(format!("models/{name}.json"))).unwrap();
         let mut card: serde_json::Value = serde_json::from_str(&card).unwrap();
-        card["contract"]["version"] = version.into();
-        card["contract"]["vocabulary"] = vocabulary.into();
-        std::fs::remove_file(models.join("gru.json")).unwrap();
-        std::fs::write(models.join("gru.json"), card.to_string()).unwrap();
+        card["contract"] = contract;
+        let path = models.join(format!("{name}.json"));
+        let _ = std::fs::remove_file(&path);
+        std::fs::write(path, card.to_string()).unwrap();
     };
-    rewrite_card(2, "ngram.vocab.txt");
+    let contract = |version: u32, buckets: Option<u32>| {
+        let mut contract = serde_json::json!({ "version": version, "opset": 17, "outputs": ["probability"] });
+        if let Some(buckets) = buckets {
+            contract["ngram_buckets"] = buckets.into();
+        }
+        contract
+    };
+    write_card("gru", contract(2, Some(1 << 18)));
     assert_fails_naming(&score_with_models(&models, "gru"), &["gru.onnx", "follows model contract 1", "contract 2"]);
-    rewrite_card(3, "vocab.txt");
+    write_card("gru", contract(3, None));
     assert_fails_naming(&score_with_models(&models, "gru"), &["states model contract 3", "contracts 1 and 2"]);
-
-    let alone = dir.path().join("ngram-alone");
-    std::fs::create_dir(&alone).unwrap();
-    for file in ["ngram.onnx", "ngram.json"] {
-        std::os::unix::fs::symlink(common::repo().join("models").join(file), alone.join(file)).unwrap();
-    }
-    assert_fails_naming(&score_with_models(&alone, "ngram"), &["cannot open n-gram vocabulary", "ngram.vocab.txt"]);
+    write_card("ngram", contract(2, Some(1000)));
+    assert_fails_naming(&score_with_models(&models, "ngram"), &["ngram.onnx", "262144 buckets", "loaded for 1000"]);
+    write_card("ngram", contract(2, None));
+    assert_fails_naming(&score_with_models(&models, "ngram"), &["contract 2 but no ngram_buckets"]);
 }
 
 #[test]

@@ -126,10 +126,10 @@ struct Args {
     /// accuracy falls).
     #[arg(long, default_value_t = TeacherOptions::default().max_epochs)]
     teacher_epochs: usize,
-    /// Only n-grams in at least this many training reviews get a weight in the teacher (or the
-    /// ngram model); 1 keeps every n-gram.
-    #[arg(long, default_value_t = TeacherOptions::default().min_reviews)]
-    teacher_min_reviews: usize,
+    /// The ngram model hashes its n-grams into this many buckets (the weights it ships). The
+    /// distillation teacher numbers every n-gram instead.
+    #[arg(long, default_value_t = 1 << 18)]
+    ngram_buckets: u32,
     /// Give the labeled training reviews soft targets too: the mean of their label and the
     /// P(positive) of a teacher fitted on the other folds of the training split (whole movies),
     /// with this many folds (each a teacher fit). 0: the labels alone.
@@ -181,7 +181,6 @@ fn main() -> Result<()> {
         max_n: args.teacher_ngrams,
         l2: args.teacher_l2,
         max_epochs: args.teacher_epochs,
-        min_reviews: args.teacher_min_reviews,
         seed: args.split_seed as i64,
         ..TeacherOptions::default()
     };
@@ -191,7 +190,8 @@ fn main() -> Result<()> {
             if args.export_only {
                 bail!("--export-only applies to the five networks; the ngram model trains in minutes: rerun it");
             }
-            let job = NgramJob { reviews, options: teacher, seeds: args.seeds, out_dir: args.out_dir, command };
+            let options = TeacherOptions { buckets: Some(args.ngram_buckets), ..teacher };
+            let job = NgramJob { reviews, options, seeds: args.seeds, out_dir: args.out_dir, command };
             return report(&ngram::run(&job)?);
         }
     };

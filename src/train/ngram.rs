@@ -4,12 +4,11 @@
 //! 2): the most accurate of the shipped models, and each n-gram's weight is its sub-score.
 //!
 //! A job fits one teacher per seed on the same split, keeps the one with the best validation
-//! accuracy, writes it as `ngram.onnx` with its n-gram vocabulary `ngram.vocab.txt`, checks that
-//! ONNX Runtime gives the teacher's probabilities and reads the teacher's n-grams, and writes the
-//! card.
+//! accuracy, writes it as `ngram.onnx` (its n-grams hashed into buckets, [`crate::ngrams`], so
+//! that no list of them ships), checks that ONNX Runtime gives the teacher's probabilities and
+//! reads the teacher's n-grams, and writes the card.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
@@ -22,20 +21,19 @@ use crate::card::{Contract, ModelCard, SeedRun, Seeds, TrainingRun};
 use crate::data::LabeledReviews;
 use crate::encoding::Encoder;
 use crate::io::AtomicFile;
-use crate::model::{NGRAMS_CONTRACT, SentimentModel};
+use crate::model::{METADATA_NGRAM_BUCKETS, NGRAMS_CONTRACT, SentimentModel};
 use crate::runtime::Provider;
 
 /// The model's name and file stem.
 pub const NAME: &str = "ngram";
-/// Its n-gram vocabulary, beside `ngram.onnx`.
-pub const VOCABULARY_FILE: &str = "ngram.vocab.txt";
 
 /// Everything an n-gram training job needs.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct NgramJob {
     /// The labeled reviews and their split.
     pub reviews: ReviewFiles,
-    /// How the model is built and fitted; its `seed` is replaced by each of `seeds` in turn.
+    /// How the model is built and fitted (its `buckets` must be set); its `seed` is replaced by
+    /// each of `seeds` in turn.
     pub options: TeacherOptions,
     /// One fit per seed (the order of the examples); the one with the best validation accuracy
     /// ships.
@@ -50,6 +48,9 @@ pub struct NgramJob {
 pub fn run(job: &NgramJob) -> Result<Trained> {
     if job.seeds.is_empty() {
         bail!("a training job needs at least one seed");
+    }
+    if job.options.buckets.is_none() {
+        bail!("the n-gram model hashes its n-grams: give it a number of buckets");
     }
     let splits = job.reviews.load()?;
     let Splits { train, validation, test } = &splits;
@@ -76,13 +77,14 @@ pub fn run(job: &NgramJob) -> Result<Trained> {
     let (mut teacher, features) = fitted.swap_remove(shipped_index);
 
     std::fs::create_dir_all(&job.out_dir).with_context(|| format!("cannot create {}", job.out_dir.display()))?;
-    // Both files are written under temporary names and moved into place only once every check
-    // has passed: a failed export leaves the shipped model as it was.
+    // Written under a temporary name and moved into place only once every check has passed: a
+    // failed export leaves the shipped model as it was.
     let onnx = AtomicFile::create(&job.out_dir.join(format!("{NAME}.onnx")))?;
-    let vocabulary_file = AtomicFile::create(&job.out_dir.join(VOCABULARY_FILE))?;
-    let (vocabulary, outputs) = teacher.export(onnx.temp_path(), &file_metadata(NAME, NGRAMS_CONTRACT))?;
-    vocabulary.save(vocabulary_file.temp_path())?;
-    let model = SentimentModel::load(onnx.temp_path(), Encoder::Ngrams(Arc::new(vocabulary)), 1, Provider::Cpu)?;
+    let buckets = job.options.buckets.expect("checked above");
+    let mut metadata = file_metadata(NAME, NGRAMS_CONTRACT).to_vec();
+    metadata.push((METADATA_NGRAM_BUCKETS, buckets.to_string()));
+    let (hashing, outputs) = teacher.export(onnx.temp_path(), &metadata)?;
+    let model = SentimentModel::load(onnx.temp_path(), Encoder::Ngrams(hashing), 1, Provider::Cpu)?;
     let parity_max_difference = parity(&mut teacher, &model, &parity_reviews(test))?;
     if parity_max_difference > PARITY_TOLERANCE {
         bail!("ONNX Runtime and tch disagree on {NAME}: largest difference in P(positive) is {parity_max_difference}");
@@ -91,7 +93,8 @@ pub fn run(job: &NgramJob) -> Result<Trained> {
         name: NAME.to_owned(),
         architecture: format!(
             "linear model over the distinct words and word pairs of the whole review (naive-Bayes-weighted, NBSVM); \
-             the review's logit is the intercept plus the sum of its n-grams' weights; {features} n-grams"
+             the review's logit is the intercept plus the sum of its n-grams' weights; the n-grams hashed into \
+             {features} buckets"
         ),
         changes_from_seed: changes_from_seed(job),
         hyperparameters: serde_json::json!({ "model": TeacherOptions { seed: shipped.seed, ..job.options.clone() }, "seeds": job.seeds, "split_seed": job.reviews.split_seed, "validation_fraction": job.reviews.validation_fraction }),
@@ -105,7 +108,8 @@ pub fn run(job: &NgramJob) -> Result<Trained> {
         contract: Contract {
             version: NGRAMS_CONTRACT,
             opset: super::onnx::OPSET,
-            vocabulary: VOCABULARY_FILE.to_owned(),
+            vocabulary: None,
+            ngram_buckets: Some(buckets),
             outputs,
             folded: None,
         },
@@ -113,7 +117,6 @@ pub fn run(job: &NgramJob) -> Result<Trained> {
         runs,
         seeds: Some(seeds),
     };
-    vocabulary_file.commit()?;
     onnx.commit()?;
     card.save(&job.out_dir.join(format!("{NAME}.json")))?;
     Ok(Trained { card, parity_max_difference, losses: Vec::new() })
@@ -154,8 +157,11 @@ fn changes_from_seed(job: &NgramJob) -> Vec<String> {
         ),
         "the validation split holds out whole movies (movie_id) when the training file has them".to_owned(),
     ];
-    if o.min_reviews > 1 {
-        changes.push(format!("only n-grams in at least {} training reviews get a weight", o.min_reviews));
+    if let Some(buckets) = o.buckets {
+        changes.push(format!(
+            "the n-grams are hashed into {buckets} buckets (FNV-1a), so that the model ships no list of them; \
+             n-grams that share a bucket share its weight"
+        ));
     }
     if job.seeds.len() > 1 {
         changes.push(format!(

@@ -370,7 +370,8 @@ fn export_checked(
         contract: Contract {
             version: WORDS_CONTRACT,
             opset: super::onnx::OPSET,
-            vocabulary: VOCABULARY_FILE.to_owned(),
+            vocabulary: Some(VOCABULARY_FILE.to_owned()),
+            ngram_buckets: None,
             outputs: exported.outputs,
             folded: exported.folded.then(|| FOLDED.to_owned()),
         },

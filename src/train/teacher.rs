@@ -15,6 +15,7 @@
 use std::path::Path;
 use std::time::Instant;
 
+use anyhow::Context;
 use onnx_protobuf::tensor_proto::DataType;
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
@@ -26,7 +27,7 @@ use crate::card::TeacherSummary;
 use crate::data::LabeledReviews;
 use crate::metrics::Metrics;
 use crate::model::{INPUT_LENGTHS, INPUT_NGRAM_IDS, OUTPUT_PROBABILITY, OUTPUT_TOKEN_SCORES, OUTPUT_TOKEN_WEIGHTS};
-use crate::ngrams::NgramVocabulary;
+use crate::ngrams::{MAX_N, NgramHashing};
 use crate::text::for_each_word;
 
 /// How the teacher is built and fitted.
@@ -46,13 +47,10 @@ pub struct TeacherOptions {
     pub batch_size: usize,
     /// Seed of the shuffles.
     pub seed: i64,
-    /// Only n-grams in at least this many training reviews get a weight (1: every n-gram).
-    #[serde(default = "every_ngram")]
-    pub min_reviews: usize,
-}
-
-fn every_ngram() -> usize {
-    1
+    /// Hash the n-grams into this many buckets (the n-gram model's features, [`NgramHashing`])
+    /// instead of numbering every distinct n-gram of the training reviews; needs `max_n` 2.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub buckets: Option<u32>,
 }
 
 impl Default for TeacherOptions {
@@ -65,16 +63,17 @@ impl Default for TeacherOptions {
             patience: 2,
             batch_size: 64,
             seed: 7,
-            min_reviews: every_ngram(),
+            buckets: None,
         }
     }
 }
 
-/// Numbers the words and n-grams of the training reviews.
+/// Numbers the words and n-grams of the training reviews, or hashes them into buckets.
 #[derive(Debug, Default)]
 struct NgramIndex {
     words: FxHashMap<Box<[u8]>, u32>,
     ngrams: FxHashMap<(u32, u32), u32>,
+    hashing: Option<NgramHashing>,
 }
 
 impl NgramIndex {
@@ -84,6 +83,13 @@ impl NgramIndex {
     /// The sorted, distinct feature ids of `text`; with `grow`, unseen n-grams get new ids,
     /// otherwise they are left out.
     fn features(&mut self, text: &str, max_n: usize, grow: bool) -> Vec<u32> {
+        if let Some(hashing) = &self.hashing {
+            let mut ids = Vec::new();
+            hashing.encode_into(text.as_bytes(), &mut ids);
+            let mut features: Vec<u32> = ids.into_iter().map(|id| id as u32 - 1).collect();
+            features.sort_unstable();
+            return features;
+        }
         let mut words = Vec::new();
         for_each_word(text.as_bytes(), usize::MAX, |word| {
             let word = word.to_ascii_lowercase();
@@ -119,48 +125,7 @@ impl NgramIndex {
     }
 
     fn len(&self) -> usize {
-        self.ngrams.len()
-    }
-
-    /// Keeps only the n-grams of `features` (each review's ids) that are in at least
-    /// `min_reviews` reviews, renumbered in their order, and rewrites `features` to the new ids.
-    fn prune(&mut self, features: &mut [Vec<u32>], min_reviews: usize) {
-        let mut reviews = vec![0usize; self.len()];
-        features.iter().flatten().for_each(|&f| reviews[f as usize] += 1);
-        let mut renumbered = vec![None; self.len()];
-        let mut kept = 0u32;
-        for (f, &n) in reviews.iter().enumerate() {
-            if n >= min_reviews {
-                renumbered[f] = Some(kept);
-                kept += 1;
-            }
-        }
-        self.ngrams.retain(|_, id| match renumbered[*id as usize] {
-            Some(new) => {
-                *id = new;
-                true
-            }
-            None => false,
-        });
-        for row in features {
-            *row = row.iter().filter_map(|&f| renumbered[f as usize]).collect();
-        }
-    }
-
-    /// Every n-gram as text, by id: a word, or two words and a space between them.
-    fn ngram_texts(&self) -> Vec<String> {
-        let mut words = vec![""; self.words.len()];
-        for (word, &id) in &self.words {
-            words[id as usize] = std::str::from_utf8(word).expect("words are ASCII letters");
-        }
-        let mut texts = vec![String::new(); self.len()];
-        for (&(first, second), &id) in &self.ngrams {
-            texts[id as usize] = match second {
-                Self::UNIGRAM => words[first as usize].to_owned(),
-                second => format!("{} {}", words[first as usize], words[second as usize]),
-            };
-        }
-        texts
+        self.hashing.map_or(self.ngrams.len(), |h| h.buckets() as usize)
     }
 }
 
@@ -185,12 +150,15 @@ impl Teacher {
     ) -> anyhow::Result<(Self, TeacherSummary)> {
         let started = Instant::now();
         tch::manual_seed(options.seed);
-        let mut index = NgramIndex::default();
-        let mut train_features: Vec<Vec<u32>> =
+        let hashing = options.buckets.map(NgramHashing::new).transpose()?;
+        anyhow::ensure!(
+            hashing.is_none() || options.max_n == MAX_N,
+            "hashed n-grams are words and word pairs: max_n must be {MAX_N}, not {}",
+            options.max_n
+        );
+        let mut index = NgramIndex { hashing, ..NgramIndex::default() };
+        let train_features: Vec<Vec<u32>> =
             train.texts.iter().map(|t| index.features(t, options.max_n, true)).collect();
-        if options.min_reviews > 1 {
-            index.prune(&mut train_features, options.min_reviews);
-        }
         let ratios = Tensor::from_slice(&log_count_ratios(&train_features, &train.labels, index.len()));
         let vs = nn::VarStore::new(tch::Device::Cpu);
         let root = vs.root();
@@ -239,11 +207,7 @@ impl Teacher {
                 "logistic regression over naive-Bayes-weighted n-grams (n <= {}{}) of the whole review; \
                  weights of epoch {best_epoch} (best validation accuracy)",
                 options.max_n,
-                if options.min_reviews > 1 {
-                    format!(", each in at least {} training reviews", options.min_reviews)
-                } else {
-                    String::new()
-                }
+                options.buckets.map_or_else(String::new, |b| format!(", hashed into {b} buckets"))
             ),
             hyperparameters: serde_json::to_value(options)?,
             features: teacher.index.len(),
@@ -264,10 +228,11 @@ impl Teacher {
 
     /// The n-gram model: each n-gram's sub-score in a review's logit (its learned weight times its
     /// naive-Bayes ratio, entering with weight 1) and the intercept, written as an ONNX file of
-    /// model contract 2 at `path` with `metadata`. Returns the n-gram vocabulary whose ids the
-    /// file reads (feature `f` is id `f + 1`; id 0, padding, weighs 0) and the file's outputs.
-    pub fn export(&self, path: &Path, metadata: &[(&str, String)]) -> anyhow::Result<(NgramVocabulary, Vec<String>)> {
-        let vocabulary = NgramVocabulary::from_ngrams(self.index.ngram_texts())?;
+    /// model contract 2 at `path` with `metadata` (feature `f` is id `f + 1`; id 0, padding,
+    /// weighs 0). Returns the hashing whose ids the file reads and the file's outputs; a teacher
+    /// over numbered n-grams, which need their list to be read, cannot be exported.
+    pub fn export(&self, path: &Path, metadata: &[(&str, String)]) -> anyhow::Result<(NgramHashing, Vec<String>)> {
+        let hashing = self.index.hashing.context("only a teacher over hashed n-grams (buckets) exports")?;
         let weights = Tensor::cat(
             &[Tensor::zeros([1], (Kind::Float, tch::Device::Cpu)), self.weights.squeeze_dim(1) * &self.ratios],
             0,
@@ -298,7 +263,7 @@ impl Teacher {
         );
         g.save(path, &description, metadata)?;
         let outputs = [OUTPUT_PROBABILITY, OUTPUT_TOKEN_SCORES, OUTPUT_TOKEN_WEIGHTS];
-        Ok((vocabulary, outputs.map(str::to_owned).to_vec()))
+        Ok((hashing, outputs.map(str::to_owned).to_vec()))
     }
 
     /// The sorted, distinct feature ids of each review.

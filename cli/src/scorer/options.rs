@@ -62,8 +62,7 @@ impl RuntimeOptions {
 #[derive(Debug, Clone, Args)]
 pub struct ModelOptions {
     /// A shipped model's name (ngram, rnn, gru, mlp, weighted-mlp, attention), or the path of an
-    /// .onnx file with its card, vocab.txt and glove.f32 (an n-gram model: its n-gram vocabulary)
-    /// beside it.
+    /// .onnx file with its card beside it (and for a word model vocab.txt and glove.f32).
     #[arg(long, default_value = DEFAULT_MODEL)]
     pub model: String,
     #[command(flatten)]
