@@ -245,7 +245,7 @@ impl SentimentModel {
                 });
                 tokens
             }
-            Encoder::Ngrams(hashing) => hashing.ngrams(text).into_iter().map(|(ngram, _)| (ngram, true)).collect(),
+            Encoder::Ngrams(hashing) => hashing.ngrams(text).into_iter().map(|ngram| (ngram, true)).collect(),
         }
     }
 

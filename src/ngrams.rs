@@ -47,27 +47,29 @@ impl NgramHashing {
     /// first appear (a word's pair with the word before it comes just before the word), and
     /// returns how many words the review has.
     pub fn encode_into(&self, text: &[u8], out: &mut Vec<i64>) -> usize {
-        let mut seen = FxHashSet::default();
-        for_each_ngram(text, |ngram| {
-            let id = self.id(ngram);
-            if seen.insert(id) {
-                out.push(id);
-            }
-        })
+        self.for_each_distinct(text, |_, id| out.push(id))
     }
 
-    /// The n-grams of `text` that [`NgramHashing::encode_into`] gives ids, each with its id: for
+    /// The n-grams that [`NgramHashing::encode_into`] gives the ids of, in the same order: for
     /// each distinct id, the n-gram that first had it.
-    pub fn ngrams(&self, text: &[u8]) -> Vec<(String, i64)> {
-        let mut seen = FxHashSet::default();
+    pub fn ngrams(&self, text: &[u8]) -> Vec<String> {
         let mut ngrams = Vec::new();
+        self.for_each_distinct(text, |ngram, _| {
+            ngrams.push(String::from_utf8(ngram.to_vec()).expect("n-grams are ASCII letters"))
+        });
+        ngrams
+    }
+
+    /// Calls `emit` with each n-gram of `text` whose id no n-gram before it had, and that id;
+    /// returns how many words the review has.
+    fn for_each_distinct(&self, text: &[u8], mut emit: impl FnMut(&[u8], i64)) -> usize {
+        let mut seen = FxHashSet::default();
         for_each_ngram(text, |ngram| {
             let id = self.id(ngram);
             if seen.insert(id) {
-                ngrams.push((String::from_utf8(ngram.to_vec()).expect("n-grams are ASCII letters"), id));
+                emit(ngram, id);
             }
-        });
-        ngrams
+        })
     }
 }
 
@@ -118,9 +120,7 @@ mod tests {
         let expected: Vec<i64> =
             ["not", "not good", "good", "good not"].iter().map(|n| hashing.id(n.as_bytes())).collect();
         assert_eq!(ids, expected);
-        let named: Vec<(String, i64)> = hashing.ngrams(b"Not good. Not good!");
-        assert_eq!(named.iter().map(|(_, id)| *id).collect::<Vec<_>>(), ids);
-        assert_eq!(named[1].0, "not good");
+        assert_eq!(hashing.ngrams(b"Not good. Not good!"), ["not", "not good", "good", "good not"]);
         // One bucket: every n-gram shares it, so a review reads one id.
         let one = NgramHashing::new(1).unwrap();
         ids.clear();
