@@ -139,6 +139,11 @@ fn gru_learns_exports_and_agrees() {
 }
 
 #[test]
+fn gru_reading_its_max_state_learns_exports_and_agrees() {
+    learns_exports_and_agrees(Architecture::Gru, |shape| shape.readout = Readout::Max);
+}
+
+#[test]
 fn bidirectional_gru_learns_exports_and_agrees() {
     learns_exports_and_agrees(Architecture::Gru, |shape| shape.bidirectional = true);
 }

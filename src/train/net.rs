@@ -141,6 +141,8 @@ impl Shape {
                 (Readout::Last, true) => "the forward state after the last word and the backward state after the first",
                 (Readout::Mean, false) => "the mean of its states over the words",
                 (Readout::Mean, true) => "the mean of both directions' states over the words",
+                (Readout::Max, false) => "the element-wise maximum of its states over the words",
+                (Readout::Max, true) => "the element-wise maximum of both directions' states over the words",
             };
             let direction = if self.bidirectional { "bidirectional " } else { "" };
             format!("{direction}{cell} over the words; an MLP reads {reads}")

@@ -634,10 +634,19 @@ fn changes_from_seed(job: &Job) -> Vec<String> {
             o.batch_size, o.learning_rate, o.max_epochs, s.hidden
         ));
     }
-    if s.readout == Readout::Mean && matches!(s.architecture, Architecture::Rnn | Architecture::Gru) {
-        changes.push(
-            "the MLP reads the mean of the recurrent states after every word instead of the last state only".to_owned(),
-        );
+    if matches!(s.architecture, Architecture::Rnn | Architecture::Gru) {
+        match s.readout {
+            Readout::Last => {}
+            Readout::Mean => changes.push(
+                "the MLP reads the mean of the recurrent states after every word instead of the last state only"
+                    .to_owned(),
+            ),
+            Readout::Max => changes.push(
+                "the MLP reads the element-wise maximum of the recurrent states after every word instead of the \
+                 last state only"
+                    .to_owned(),
+            ),
+        }
     }
     if s.bidirectional && matches!(s.architecture, Architecture::Rnn | Architecture::Gru) {
         changes.push(format!(

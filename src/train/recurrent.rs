@@ -1,6 +1,7 @@
 //! The exercise's recurrent models: an Elman RNN or a GRU reads the words in order, and an MLP
 //! turns what it read into the two-class logits: the hidden state after the review's last word
-//! (the exercise's readout) or the mean of its states over all the words.
+//! (the exercise's readout), or the mean or the element-wise maximum of its states over all the
+//! words.
 //!
 //! The recurrence stops at each review's true length: what is read out never includes a state
 //! that has stepped over padding.
@@ -42,6 +43,9 @@ pub enum Readout {
     /// The mean of the states after each word: every word's state has a direct path to the
     /// output, so early words are not forgotten.
     Mean,
+    /// The element-wise maximum of the states after each word: each unit reports the strongest
+    /// evidence it saw anywhere in the review.
+    Max,
 }
 
 /// One direction's weights of a recurrent layer, in PyTorch's layout.
@@ -178,6 +182,7 @@ impl Net for Recurrent {
                 let counts = Tensor::arange_start(1, steps + 1, (Kind::Float, x.device())).view([1, steps, 1]);
                 states.cumsum(1, Kind::Float) / counts
             }
+            Readout::Max => states.cummax(1).0,
         };
         // The review's: after its last word (an empty review reads one zero vector). With the
         // last-state readout, the backward direction's last state is the one at the first word.
@@ -229,22 +234,16 @@ impl Net for Recurrent {
             Readout::Mean => {
                 let axis = g.ints("time_axis", &[], &[1]);
                 let sums = g.op("CumSum", &[&states, &axis], vec![]);
-                let steps = super::MAX_TOKENS_I64;
-                let counts: Vec<f32> = (1..=steps).map(|n| n as f32).collect();
-                let counts = g.floats("prefix_lengths", &[1, steps, 1], &counts);
+                let counts: Vec<f32> = (1..=super::MAX_TOKENS_I64).map(|n| n as f32).collect();
+                let counts = g.floats("prefix_lengths", &[1, super::MAX_TOKENS_I64, 1], &counts);
                 let means = g.op("Div", &[&sums, &counts], vec![]);
-                // The mean after the last word (the first for an empty review), picked by a one-hot
-                // over positions.
-                let positions = g.ints("positions", &[1, steps], &(0..steps).collect::<Vec<_>>());
-                let last = g.op("Sub", &[&at_least_one, &one], vec![]);
-                let last = g.reshape(&last, &[-1, 1]);
-                let is_last = g.op("Equal", &[&positions, &last], vec![]);
-                let is_last = g.op("Cast", &[&is_last], vec![Attr::Int("to", DataType::FLOAT as i64)]);
-                let is_last = g.reshape(&is_last, &[-1, steps, 1]);
-                let picked = g.op("Mul", &[&means, &is_last], vec![]);
-                let time = g.ints("time_axes", &[1], &[1]);
-                let final_read = g.op("ReduceSum", &[&picked, &time], vec![Attr::Int("keepdims", 0)]);
+                let final_read = export_at_last_word(g, &means, &at_least_one, &one);
                 (means, final_read)
+            }
+            Readout::Max => {
+                let maxima = export_prefix_max(g, &states);
+                let final_read = export_at_last_word(g, &maxima, &at_least_one, &one);
+                (maxima, final_read)
             }
         };
         let head = self.head.export(g, &final_read);
@@ -254,4 +253,41 @@ impl Net for Recurrent {
         let token_scores = g.op("Mul", &[&prefix, mask], vec![]);
         NetOutput { logit, token_scores, token_weights: None, attention: None }
     }
+}
+
+/// Each review's row of `per_step` `[batch, time, width]` after its last word (the first for an
+/// empty review; `at_least_one` is the lengths raised to 1), picked by a one-hot over positions.
+fn export_at_last_word(g: &mut Graph, per_step: &str, at_least_one: &str, one: &str) -> String {
+    let steps = super::MAX_TOKENS_I64;
+    let positions = g.ints("positions", &[1, steps], &(0..steps).collect::<Vec<_>>());
+    let last = g.op("Sub", &[at_least_one, one], vec![]);
+    let last = g.reshape(&last, &[-1, 1]);
+    let is_last = g.op("Equal", &[&positions, &last], vec![]);
+    let is_last = g.op("Cast", &[&is_last], vec![Attr::Int("to", DataType::FLOAT as i64)]);
+    let is_last = g.reshape(&is_last, &[-1, steps, 1]);
+    let picked = g.op("Mul", &[per_step, &is_last], vec![]);
+    let time = g.ints("time_axes", &[1], &[1]);
+    g.op("ReduceSum", &[&picked, &time], vec![Attr::Int("keepdims", 0)])
+}
+
+/// The running element-wise maximum of `states` `[batch, time, width]` along time (ONNX has no
+/// cumulative maximum): after the round with shift `k`, each position holds the maximum of the
+/// `2k` positions ending there, so shifts 1, 2, 4, … 64 cover all 100.
+fn export_prefix_max(g: &mut Graph, states: &str) -> String {
+    let steps = super::MAX_TOKENS_I64;
+    let floor = g.floats("minus_infinity", &[], &[f32::NEG_INFINITY]);
+    let axis = g.ints("prefix_axis", &[1], &[1]);
+    let start = g.ints("prefix_start", &[1], &[0]);
+    let mut maxima = states.to_owned();
+    let mut shift = 1;
+    while shift < steps {
+        // The maxima `shift` positions earlier: the first `steps - shift` moved right, -inf before.
+        let end = g.ints(&format!("prefix_end_{shift}"), &[1], &[steps - shift]);
+        let kept = g.op("Slice", &[&maxima, &start, &end, &axis], vec![]);
+        let pads = g.ints(&format!("prefix_pads_{shift}"), &[6], &[0, shift, 0, 0, 0, 0]);
+        let earlier = g.op("Pad", &[&kept, &pads, &floor], vec![]);
+        maxima = g.op("Max", &[&maxima, &earlier], vec![]);
+        shift *= 2;
+    }
+    maxima
 }
