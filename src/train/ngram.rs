@@ -49,9 +49,9 @@ pub fn run(job: &NgramJob) -> Result<Trained> {
     if job.seeds.is_empty() {
         bail!("a training job needs at least one seed");
     }
-    if job.options.buckets.is_none() {
+    let Some(buckets) = job.options.buckets else {
         bail!("the n-gram model hashes its n-grams: give it a number of buckets");
-    }
+    };
     let splits = job.reviews.load()?;
     let Splits { train, validation, test } = &splits;
     let mut runs = Vec::new();
@@ -80,7 +80,6 @@ pub fn run(job: &NgramJob) -> Result<Trained> {
     // Written under a temporary name and moved into place only once every check has passed: a
     // failed export leaves the shipped model as it was.
     let onnx = AtomicFile::create(&job.out_dir.join(format!("{NAME}.onnx")))?;
-    let buckets = job.options.buckets.expect("checked above");
     let mut metadata = file_metadata(NAME, NGRAMS_CONTRACT).to_vec();
     metadata.push((METADATA_NGRAM_BUCKETS, buckets.to_string()));
     let (hashing, outputs) = teacher.export(onnx.temp_path(), &metadata)?;
