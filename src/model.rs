@@ -59,14 +59,16 @@ pub const MAX_ROWS_PER_RUN: usize = 128;
 /// Metadata key of the exported file that names its architecture (`rnn`, `gru`, ...).
 pub const METADATA_MODEL: &str = "model";
 
-/// The architectures whose ONNX Runtime kernels (RNN, GRU) parallelise only within a time step,
-/// so that more intra-op threads barely help them (docs/performance.md): their threads are spent
-/// on sessions side by side instead.
-pub const RECURRENT_MODELS: [&str; 2] = ["rnn", "gru"];
+/// The architectures whose threads are spent on single-threaded sessions side by side, chosen by
+/// measurement (`bench/session_split.py`, docs/performance.md): ONNX Runtime's RNN and GRU kernels
+/// parallelise only within a time step, and the attention model's many small operators leave a
+/// second intra-op thread idle much of the time. Every other model runs as one session with every
+/// thread.
+pub const SIDE_BY_SIDE_MODELS: [&str; 3] = ["rnn", "gru", "attention"];
 
-/// One ONNX model: a pool of ONNX Runtime sessions shared by every caller. A recurrent model on
-/// the CPU gets one single-threaded session per thread, and a batch's chunks run on them side by
-/// side; any other model gets one session whose intra-op threads are all the threads. Each
+/// One ONNX model: a pool of ONNX Runtime sessions shared by every caller. A model of
+/// [`SIDE_BY_SIDE_MODELS`] on the CPU gets one single-threaded session per thread, and a batch's
+/// chunks run on them side by side; any other model gets one session whose intra-op threads are all the threads. Each
 /// session runs one call at a time.
 #[derive(Debug)]
 pub struct SentimentModel {
@@ -149,8 +151,8 @@ impl SentimentModel {
             );
         }
         let architecture = metadata.and_then(|m| m.custom(METADATA_MODEL));
-        let recurrent = architecture.is_some_and(|a| RECURRENT_MODELS.contains(&a.as_str()));
-        let sessions = if recurrent && provider == Provider::Cpu && threads > 1 {
+        let side_by_side = architecture.is_some_and(|a| SIDE_BY_SIDE_MODELS.contains(&a.as_str()));
+        let sessions = if side_by_side && provider == Provider::Cpu && threads > 1 {
             drop(first);
             (0..threads).map(|_| open_session(path, 1, provider).map(Mutex::new)).collect::<Result<_>>()?
         } else {

@@ -187,7 +187,7 @@ fn model_names_in_sql_cannot_reach_files() {
 }
 
 #[test]
-fn recurrent_models_spend_threads_on_sessions_side_by_side_with_the_same_scores() {
+fn pooled_models_spend_threads_on_sessions_side_by_side_with_the_same_scores() {
     let texts = sentiment::data::LabeledReviews::load(&common::imdb("test"), "review", None).unwrap().head(600).texts;
     let one = Catalog::open(&common::repo().join("models"), 1, Provider::Cpu).unwrap();
     let four = Catalog::open(&common::repo().join("models"), 4, Provider::Cpu).unwrap();
@@ -195,8 +195,8 @@ fn recurrent_models_spend_threads_on_sessions_side_by_side_with_the_same_scores(
         let (single, pooled) = (one.model(model).unwrap(), four.model(model).unwrap());
         let batch = single.encode(&texts);
         assert_eq!(single.sessions(), 1, "{model}");
-        let recurrent = sentiment::model::RECURRENT_MODELS.contains(&model);
-        assert_eq!(pooled.sessions(), if recurrent { 4 } else { 1 }, "{model}");
+        let side_by_side = sentiment::model::SIDE_BY_SIDE_MODELS.contains(&model);
+        assert_eq!(pooled.sessions(), if side_by_side { 4 } else { 1 }, "{model}");
         let (a, b) = (single.probabilities(&batch).unwrap(), pooled.probabilities(&batch).unwrap());
         assert_close(&a.into_iter().map(Some).collect::<Vec<_>>(), &b.into_iter().map(Some).collect::<Vec<_>>(), model);
     }

@@ -80,7 +80,7 @@ pub fn run(args: &SqlArgs) -> Result<()> {
     let partitions = args.runtime.threads();
     runtime(partitions)?.block_on(async {
         // The partitions decode, tokenise and write in parallel; their model calls take turns on
-        // one session per model, each call using every core.
+        // each model's sessions, each call using every core (SentimentModel).
         let catalog = Arc::new(args.runtime.catalog()?);
         let ctx = context(args, catalog.clone(), partitions).await?;
         let mut tables = args.tables.clone();
