@@ -68,8 +68,8 @@ pub const SIDE_BY_SIDE_MODELS: [&str; 3] = ["rnn", "gru", "attention"];
 
 /// One ONNX model: a pool of ONNX Runtime sessions shared by every caller. A model of
 /// [`SIDE_BY_SIDE_MODELS`] on the CPU gets one single-threaded session per thread, and a batch's
-/// chunks run on them side by side; any other model gets one session whose intra-op threads are all the threads. Each
-/// session runs one call at a time.
+/// chunks run on them side by side; any other model gets one session whose intra-op threads are
+/// all the threads. Each session runs one call at a time.
 #[derive(Debug)]
 pub struct SentimentModel {
     sessions: Vec<Mutex<Session>>,
