@@ -10,7 +10,8 @@
 //! (d) `COPY (SELECT *, sentiment(review) ...) TO ...` through `scorer sql`;
 //! (e) the floor: the library's `scorer score` loop (Parquet in, tokens and ids, Parquet out) with
 //!     the model call taken out and a constant score, in-process, on every file of (a), the
-//!     fastest of three runs on each before the models and three after;
+//!     fastest of three runs on each before the models and three after; and on the largest file
+//!     once just before and once just after each model's run there, for that model's share;
 //! (f) the Flight function server: IMDB test's reviews streamed through one `DoExchange` of a
 //!     running `scorer serve` (models loaded) from a client in this process, 8,192 a batch;
 //! and `scorer score` with 1 thread against all threads. Also the tokenizer's speed on one core.
@@ -68,6 +69,9 @@ struct ModelResult {
     flight_agrees: f64,
     /// (a) on the large files, by rows.
     large: Vec<(usize, Run)>,
+    /// (e) on the largest file, run once just before and once just after this model's run there;
+    /// the faster stands: the floor of the same minutes, for the share of the floor.
+    floor_beside_seconds: f64,
 }
 
 #[derive(Debug, Serialize)]
@@ -126,10 +130,10 @@ fn main() -> Result<()> {
     let sizes: &[usize] = if options.quick { &[100_000] } else { &[100_000, 1_000_000] };
     let large = build_large_inputs(work.path(), sizes)?;
     let floor_out = work.path().join("floor.parquet");
-    let floor_test_seconds = floor(&test, &floor_out, threads)?;
+    let floor_test_seconds = floor(&test, &floor_out, threads, REPEATS)?;
     let mut floor_large = Vec::new();
     for (rows, input) in &large {
-        floor_large.push((*rows, floor(input, &floor_out, threads)?));
+        floor_large.push((*rows, floor(input, &floor_out, threads, REPEATS)?));
     }
 
     let server = FlightServer::start(threads)?;
@@ -162,10 +166,17 @@ fn main() -> Result<()> {
         let sql = fastest(|| measure(&mut sql))?;
         let (flight_seconds, from_flight) = server.score(model, &review_batches)?;
         let flight_agrees = agreement(&from_scorer, &from_flight);
+        // The machine's speed drifts within minutes: on the largest file the floor runs just
+        // before and just after the model, as `bench/scorer_ab.sh` alternates two builds, and the
+        // faster of the two is this model's floor.
+        let ((largest_rows, largest), smaller) = large.split_last().context("no large file")?;
         let mut runs = Vec::new();
-        for (rows, input) in &large {
+        for (rows, input) in smaller {
             runs.push((*rows, score(input, threads)?));
         }
+        let before = floor(largest, &floor_out, threads, 1)?;
+        runs.push((*largest_rows, score(largest, threads)?));
+        let floor_beside_seconds = before.min(floor(largest, &floor_out, threads, 1)?);
         models.push(ModelResult {
             model: model.clone(),
             scorer: scorer_all,
@@ -177,13 +188,14 @@ fn main() -> Result<()> {
             flight_seconds,
             flight_agrees,
             large: runs,
+            floor_beside_seconds,
         });
     }
     // The machine's speed drifts during a run: the floor is measured again after the models, and
     // the faster of the two stands, so that no model is compared with a floor from a slow spell.
-    let floor_test_seconds = floor_test_seconds.min(floor(&test, &floor_out, threads)?);
+    let floor_test_seconds = floor_test_seconds.min(floor(&test, &floor_out, threads, REPEATS)?);
     for ((_, seconds), (_, input)) in floor_large.iter_mut().zip(&large) {
-        *seconds = seconds.min(floor(input, &floor_out, threads)?);
+        *seconds = seconds.min(floor(input, &floor_out, threads, REPEATS)?);
     }
     let report = Report {
         machine,
@@ -392,10 +404,9 @@ fn ceiling(model: &str, texts: &[String], threads: usize) -> Result<f64> {
 }
 
 /// (e) Seconds the library's file scoring loop takes on `input` with `threads` cores when the
-/// model call is taken out: read, tokens and ids, a constant score, write; the fastest of
-/// [`REPEATS`] runs on every file, as it stands for the fastest `scorer score` could be on this
-/// machine.
-fn floor(input: &Path, output: &Path, threads: usize) -> Result<f64> {
+/// model call is taken out: read, tokens and ids, a constant score, write; the fastest of `runs`
+/// runs, as it stands for the fastest `scorer score` could be on this machine.
+fn floor(input: &Path, output: &Path, threads: usize, runs: usize) -> Result<f64> {
     let catalog = Catalog::open(&repo().join("models"), 1, Provider::Cpu)?;
     let vocabulary = catalog.vocabulary()?;
     let no_model = |reviews: &dyn arrow::array::Array| -> Result<Float32Array> {
@@ -404,7 +415,7 @@ fn floor(input: &Path, output: &Path, threads: usize) -> Result<f64> {
     };
     let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build()?;
     let mut fastest = f64::INFINITY;
-    for _ in 0..REPEATS {
+    for _ in 0..runs {
         let started = Instant::now();
         pool.install(|| {
             let input = Input::open(&input.display().to_string())?;
@@ -491,27 +502,32 @@ fn print_report(r: &Report) {
     let sizes: Vec<usize> =
         r.models.first().map(|m| m.large.iter().map(|(rows, _)| *rows).collect()).unwrap_or_default();
     let header: Vec<String> = sizes.iter().map(|rows| format!("{rows} rows: reviews/s | peak RSS")).collect();
-    println!("| model | IMDB test peak RSS | {} | a/c at the largest | a/e at the largest |", header.join(" | "));
-    println!("|---|---:|{}---:|---:|", "---:|---:|".repeat(sizes.len()));
+    println!(
+        "| model | IMDB test peak RSS | {} | a/c at the largest | (e) beside it: reviews/s | a/e at the largest |",
+        header.join(" | ")
+    );
+    println!("|---|---:|{}---:|---:|---:|", "---:|---:|".repeat(sizes.len()));
     // The floor's row: its rate under each size, no RSS (it runs inside the benchmark), no ratios.
     let floor_cells: Vec<String> =
         r.floor_large.iter().map(|(rows, seconds)| format!("{:.0} | ", per_second(*rows, *seconds))).collect();
-    println!("| (e) floor, no model | | {}| | |", floor_cells.join(" | "));
-    let floor_largest = r.floor_large.last().map_or(f64::NAN, |(rows, seconds)| per_second(*rows, *seconds));
+    println!("| (e) floor, no model | | {}| | | |", floor_cells.join(" | "));
     for m in &r.models {
         let cells: Vec<String> = m
             .large
             .iter()
             .map(|(rows, run)| format!("{:.0} | {:.0} MB", per_second(*rows, run.seconds), run.peak_rss_mb))
             .collect();
-        let largest = m.large.last().map_or(f64::NAN, |(rows, run)| per_second(*rows, run.seconds));
+        let (largest, floor_beside) = m.large.last().map_or((f64::NAN, f64::NAN), |(rows, run)| {
+            (per_second(*rows, run.seconds), per_second(*rows, m.floor_beside_seconds))
+        });
         println!(
-            "| {} | {:.0} MB | {} | {:.0}% | {:.0}% |",
+            "| {} | {:.0} MB | {} | {:.0}% | {:.0} | {:.0}% |",
             m.model,
             m.scorer.peak_rss_mb,
             cells.join(" | "),
             100.0 * largest / per_second(n, m.ceiling_seconds),
-            100.0 * largest / floor_largest
+            floor_beside,
+            100.0 * largest / floor_beside
         );
     }
 }
