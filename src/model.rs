@@ -60,11 +60,11 @@ pub const MAX_ROWS_PER_RUN: usize = 128;
 pub const METADATA_MODEL: &str = "model";
 
 /// The architectures whose threads are spent on single-threaded sessions side by side, chosen by
-/// measurement (`bench/session_split.py`, docs/performance.md): ONNX Runtime's RNN and GRU kernels
-/// parallelise only within a time step, and the attention model's many small operators leave a
-/// second intra-op thread idle much of the time. Every other model runs as one session with every
-/// thread.
-pub const SIDE_BY_SIDE_MODELS: [&str; 3] = ["rnn", "gru", "attention"];
+/// measurement (`bench/session_split.py`, `bench/scorer_ab.sh`, docs/performance.md): ONNX
+/// Runtime's RNN and GRU kernels parallelise only within a time step, the attention model's many
+/// small operators leave a second intra-op thread idle much of the time, and the n-gram model
+/// scores large files faster so. The folded MLPs run as one session with every thread.
+pub const SIDE_BY_SIDE_MODELS: [&str; 4] = ["rnn", "gru", "attention", "ngram"];
 
 /// One ONNX model: a pool of ONNX Runtime sessions shared by every caller. A model of
 /// [`SIDE_BY_SIDE_MODELS`] on the CPU gets one single-threaded session per thread, and a batch's
