@@ -1,5 +1,6 @@
 """How a model's threads are best spent: one ONNX Runtime session with N intra-op threads, or N
-single-threaded sessions side by side (the scorer's pool for rnn and gru, src/model.rs).
+single-threaded sessions side by side (the scorer's pool for the models of
+`SIDE_BY_SIDE_MODELS`, src/model.rs).
 
     PYTHONPATH=.deps/python python3 bench/session_split.py models/gru.onnx [THREADS]
 
@@ -62,13 +63,19 @@ def main():
     path = sys.argv[1]
     threads = int(sys.argv[2]) if len(sys.argv) > 2 else 2
     inputs = feeds(path)
-    ways = {"one session": [session(path, threads)], "sessions side by side": [session(path, 1) for _ in range(threads)]}
+    ways = {
+        "one session": [session(path, threads)],
+        "sessions side by side": [session(path, 1) for _ in range(threads)],
+    }
     best = dict.fromkeys(ways, 0.0)
     for _ in range(5):
         for way, sessions in ways.items():
             best[way] = max(best[way], rate(sessions, inputs))
     one, pool = best.values()
-    print(f"{path}: {threads} threads: one session {one:.0f} reviews/s, {threads} sessions side by side {pool:.0f}, {pool / one:.2f}x")
+    print(
+        f"{path}: {threads} threads: one session {one:.0f} reviews/s, "
+        f"{threads} sessions side by side {pool:.0f}, {pool / one:.2f}x"
+    )
 
 
 if __name__ == "__main__":

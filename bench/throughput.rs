@@ -40,6 +40,7 @@ use sentiment::encoding::EncodedBatch;
 use sentiment::io::{FileFormat, Input};
 use sentiment::runtime::Provider;
 use sentiment::scoring::{BATCH_SIZE, Columns, FileScorer};
+use sentiment::vocab::Vocabulary;
 use serde::Serialize;
 
 const ALL_MODELS: [&str; 6] = ["rnn", "gru", "mlp", "weighted-mlp", "attention", "ngram"];
@@ -129,11 +130,11 @@ fn main() -> Result<()> {
     let (tokenizer_mb_per_s, encode_reviews_per_s) = tokenizer_speed(&texts)?;
     let sizes: &[usize] = if options.quick { &[100_000] } else { &[100_000, 1_000_000] };
     let large = build_large_inputs(work.path(), sizes)?;
-    let floor_out = work.path().join("floor.parquet");
-    let floor_test_seconds = floor(&test, &floor_out, threads, REPEATS)?;
+    let floor = Floor::new(threads, work.path().join("floor.parquet"))?;
+    let floor_test_seconds = floor.seconds(&test, REPEATS)?;
     let mut floor_large = Vec::new();
     for (rows, input) in &large {
-        floor_large.push((*rows, floor(input, &floor_out, threads, REPEATS)?));
+        floor_large.push((*rows, floor.seconds(input, REPEATS)?));
     }
 
     let server = FlightServer::start(threads)?;
@@ -174,9 +175,9 @@ fn main() -> Result<()> {
         for (rows, input) in smaller {
             runs.push((*rows, score(input, threads)?));
         }
-        let before = floor(largest, &floor_out, threads, 1)?;
+        let before = floor.seconds(largest, 1)?;
         runs.push((*largest_rows, score(largest, threads)?));
-        let floor_beside_seconds = before.min(floor(largest, &floor_out, threads, 1)?);
+        let floor_beside_seconds = before.min(floor.seconds(largest, 1)?);
         models.push(ModelResult {
             model: model.clone(),
             scorer: scorer_all,
@@ -193,9 +194,9 @@ fn main() -> Result<()> {
     }
     // The machine's speed drifts during a run: the floor is measured again after the models, and
     // the faster of the two stands, so that no model is compared with a floor from a slow spell.
-    let floor_test_seconds = floor_test_seconds.min(floor(&test, &floor_out, threads, REPEATS)?);
+    let floor_test_seconds = floor_test_seconds.min(floor.seconds(&test, REPEATS)?);
     for ((_, seconds), (_, input)) in floor_large.iter_mut().zip(&large) {
-        *seconds = seconds.min(floor(input, &floor_out, threads, REPEATS)?);
+        *seconds = seconds.min(floor.seconds(input, REPEATS)?);
     }
     let report = Report {
         machine,
@@ -403,33 +404,45 @@ fn ceiling(model: &str, texts: &[String], threads: usize) -> Result<f64> {
     Ok(started.elapsed().as_secs_f64())
 }
 
-/// (e) Seconds the library's file scoring loop takes on `input` with `threads` cores when the
-/// model call is taken out: read, tokens and ids, a constant score, write; the fastest of `runs`
-/// runs, as it stands for the fastest `scorer score` could be on this machine.
-fn floor(input: &Path, output: &Path, threads: usize, runs: usize) -> Result<f64> {
-    let catalog = Catalog::open(&repo().join("models"), 1, Provider::Cpu)?;
-    let vocabulary = catalog.vocabulary()?;
-    let no_model = |reviews: &dyn arrow::array::Array| -> Result<Float32Array> {
-        let batch = EncodedBatch::encode(&vocabulary, &text_values(reviews)?);
-        Ok(batch.lengths.iter().map(|&words| (words > 0).then_some(0.5)).collect())
-    };
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build()?;
-    let mut fastest = f64::INFINITY;
-    for _ in 0..runs {
-        let started = Instant::now();
-        pool.install(|| {
-            let input = Input::open(&input.display().to_string())?;
-            let scorer = FileScorer {
-                score: &no_model,
-                columns: Columns::default(),
-                batch_size: BATCH_SIZE,
-                metadata: Vec::new(),
-            };
-            scorer.score_file(&input, output, FileFormat::Parquet, |_| Ok(()))
-        })?;
-        fastest = fastest.min(started.elapsed().as_secs_f64());
+/// (e) The library's file scoring loop with the model call taken out: read, tokens and ids, a
+/// constant score, write. Built once (the vocabulary and the thread pool), measured many times.
+struct Floor {
+    vocabulary: Arc<Vocabulary>,
+    pool: rayon::ThreadPool,
+    output: PathBuf,
+}
+
+impl Floor {
+    /// The loop on `threads` cores, writing to `output`.
+    fn new(threads: usize, output: PathBuf) -> Result<Self> {
+        let vocabulary = Catalog::open(&repo().join("models"), 1, Provider::Cpu)?.vocabulary()?;
+        Ok(Self { vocabulary, pool: rayon::ThreadPoolBuilder::new().num_threads(threads).build()?, output })
     }
-    Ok(fastest)
+
+    /// Seconds on `input`, the fastest of `runs` runs, as it stands for the fastest `scorer score`
+    /// could be on this machine.
+    fn seconds(&self, input: &Path, runs: usize) -> Result<f64> {
+        let no_model = |reviews: &dyn arrow::array::Array| -> Result<Float32Array> {
+            let batch = EncodedBatch::encode(&self.vocabulary, &text_values(reviews)?);
+            Ok(batch.lengths.iter().map(|&words| (words > 0).then_some(0.5)).collect())
+        };
+        let mut fastest = f64::INFINITY;
+        for _ in 0..runs {
+            let started = Instant::now();
+            self.pool.install(|| {
+                let input = Input::open(&input.display().to_string())?;
+                let scorer = FileScorer {
+                    score: &no_model,
+                    columns: Columns::default(),
+                    batch_size: BATCH_SIZE,
+                    metadata: Vec::new(),
+                };
+                scorer.score_file(&input, &self.output, FileFormat::Parquet, |_| Ok(()))
+            })?;
+            fastest = fastest.min(started.elapsed().as_secs_f64());
+        }
+        Ok(fastest)
+    }
 }
 
 /// Parquet files of `id` and `review` with `rows` reviews each, IMDB's 100,000 repeated.
