@@ -7,7 +7,8 @@
 //! (b) the Python way (`bench/python_way.py`: pyarrow, the loader's regular expressions, a dict of
 //!     words, Python onnxruntime, pyarrow) on IMDB test;
 //! (c) the model-only ceiling: ONNX Runtime on reviews already turned into token ids;
-//! (d) `COPY (SELECT *, sentiment(review) ...) TO ...` through `scorer sql`;
+//! (d) `COPY (SELECT *, sentiment(review) ...) TO ...` through `scorer sql`, on IMDB test and on
+//!     the largest file, with peak RSS;
 //! (e) the floor: the library's `scorer score` loop (Parquet in, tokens and ids, Parquet out) with
 //!     the model call taken out and a constant score, in-process, on every file of (a), the
 //!     fastest of three runs on each before the models and three after; and on the largest file
@@ -73,6 +74,8 @@ struct ModelResult {
     /// (e) on the largest file, run once just before and once just after this model's run there;
     /// the faster stands: the floor of the same minutes, for the share of the floor.
     floor_beside_seconds: f64,
+    /// (d) on the largest file, run just after the floor beside (a) there.
+    sql_largest: Run,
 }
 
 #[derive(Debug, Serialize)]
@@ -158,13 +161,16 @@ fn main() -> Result<()> {
         let python = fastest(|| measure(&mut python))?;
         let python_agrees = agreement(&from_scorer, &score_column(&out)?);
         let ceiling_seconds = ceiling(model, &texts, threads)?;
-        let mut sql = scorer();
-        let query = format!(
-            "COPY (SELECT *, sentiment(review, '{model}') AS sentiment_score FROM reviews) TO '{}' STORED AS PARQUET",
-            out.display()
-        );
-        sql.args(["sql", "--threads", &threads.to_string(), "--input"]).arg(&test).arg(query);
-        let sql = fastest(|| measure(&mut sql))?;
+        let copy = |input: &Path| {
+            let mut command = scorer();
+            let query = format!(
+                "COPY (SELECT *, sentiment(review, '{model}') AS sentiment_score FROM reviews) TO '{}' STORED AS PARQUET",
+                out.display()
+            );
+            command.args(["sql", "--threads", &threads.to_string(), "--input"]).arg(input).arg(query);
+            measure(&mut command)
+        };
+        let sql = fastest(|| copy(&test))?;
         let (flight_seconds, from_flight) = server.score(model, &review_batches)?;
         let flight_agrees = agreement(&from_scorer, &from_flight);
         // The machine's speed drifts within minutes: on the largest file the floor runs just
@@ -178,6 +184,7 @@ fn main() -> Result<()> {
         let before = floor.seconds(largest, 1)?;
         runs.push((*largest_rows, score(largest, threads)?));
         let floor_beside_seconds = before.min(floor.seconds(largest, 1)?);
+        let sql_largest = copy(largest)?;
         models.push(ModelResult {
             model: model.clone(),
             scorer: scorer_all,
@@ -190,6 +197,7 @@ fn main() -> Result<()> {
             flight_agrees,
             large: runs,
             floor_beside_seconds,
+            sql_largest,
         });
     }
     // The machine's speed drifts during a run: the floor is measured again after the models, and
@@ -516,31 +524,34 @@ fn print_report(r: &Report) {
         r.models.first().map(|m| m.large.iter().map(|(rows, _)| *rows).collect()).unwrap_or_default();
     let header: Vec<String> = sizes.iter().map(|rows| format!("{rows} rows: reviews/s | peak RSS")).collect();
     println!(
-        "| model | IMDB test peak RSS | {} | a/c at the largest | (e) beside it: reviews/s | a/e at the largest |",
+        "| model | IMDB test peak RSS | {} | a/c at the largest | (e) beside it: reviews/s | a/e at the largest | (d) SQL at the largest: reviews/s | peak RSS | d/a at the largest |",
         header.join(" | ")
     );
-    println!("|---|---:|{}---:|---:|---:|", "---:|---:|".repeat(sizes.len()));
+    println!("|---|---:|{}---:|---:|---:|---:|---:|---:|", "---:|---:|".repeat(sizes.len()));
     // The floor's row: its rate under each size, no RSS (it runs inside the benchmark), no ratios.
     let floor_cells: Vec<String> =
         r.floor_large.iter().map(|(rows, seconds)| format!("{:.0} | ", per_second(*rows, *seconds))).collect();
-    println!("| (e) floor, no model | | {}| | | |", floor_cells.join(" | "));
+    println!("| (e) floor, no model | | {}| | | | | | |", floor_cells.join(" | "));
     for m in &r.models {
         let cells: Vec<String> = m
             .large
             .iter()
             .map(|(rows, run)| format!("{:.0} | {:.0} MB", per_second(*rows, run.seconds), run.peak_rss_mb))
             .collect();
-        let (largest, floor_beside) = m.large.last().map_or((f64::NAN, f64::NAN), |(rows, run)| {
-            (per_second(*rows, run.seconds), per_second(*rows, m.floor_beside_seconds))
+        let (largest, floor_beside, sql) = m.large.last().map_or((f64::NAN, f64::NAN, f64::NAN), |(rows, run)| {
+            let per_second = |seconds| per_second(*rows, seconds);
+            (per_second(run.seconds), per_second(m.floor_beside_seconds), per_second(m.sql_largest.seconds))
         });
         println!(
-            "| {} | {:.0} MB | {} | {:.0}% | {:.0} | {:.0}% |",
+            "| {} | {:.0} MB | {} | {:.0}% | {:.0} | {:.0}% | {sql:.0} | {:.0} MB | {:.0}% |",
             m.model,
             m.scorer.peak_rss_mb,
             cells.join(" | "),
             100.0 * largest / per_second(n, m.ceiling_seconds),
             floor_beside,
-            100.0 * largest / floor_beside
+            100.0 * largest / floor_beside,
+            m.sql_largest.peak_rss_mb,
+            100.0 * sql / largest
         );
     }
 }

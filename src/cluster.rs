@@ -64,6 +64,7 @@ pub async fn connect(url: &str, catalog: Arc<Catalog>, partitions: usize) -> Res
     TcpStream::connect_timeout(&socket, CONNECT_TIMEOUT)
         .with_context(|| format!("no Ballista scheduler at {url} (start one with `scorer scheduler`)"))?;
     let config = SessionConfig::new_with_ballista().with_target_partitions(partitions);
+    let config = crate::sql::writing_as_the_scorer_writes(config);
     let state = SessionStateBuilder::new().with_config(config).with_default_features().build();
     let mut ctx = SessionContext::remote_with_state(url, state).await?;
     crate::sql::register_all(&mut ctx, catalog.clone())?;

@@ -178,6 +178,27 @@ fn sql_copy_writes_a_parquet_file() {
     assert_eq!(codec, parquet::basic::Compression::SNAPPY);
 }
 
+#[test]
+fn sql_copy_writes_row_groups_as_score_does() {
+    // DataFusion's default would put all 40,000 rows in one row group, held in memory until then.
+    let dir = tempfile::tempdir().unwrap();
+    let output = dir.path().join("series.parquet");
+    let query = format!(
+        "COPY (SELECT value AS id, sentiment('a fine film', 'mlp') AS score FROM generate_series(1, 40000)) \
+         TO '{}' STORED AS PARQUET",
+        output.display()
+    );
+    let out = scorer(&["sql", &query]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let file = std::fs::File::open(&output).unwrap();
+    let reader = parquet::file::reader::SerializedFileReader::new(file).unwrap();
+    let metadata = parquet::file::reader::FileReader::metadata(&reader);
+    let rows: Vec<i64> = metadata.row_groups().iter().map(|group| group.num_rows()).collect();
+    assert_eq!(rows.iter().sum::<i64>(), 40_000);
+    let most = sentiment::io::output::ROW_GROUP_SIZE as i64;
+    assert!(rows.len() >= 3 && rows.iter().all(|&n| n <= most), "row groups of {rows:?} rows");
+}
+
 /// The SHA-256 of a shipped model's file, by coreutils.
 fn sha256sum(model: &str) -> String {
     let out = Command::new("sha256sum").arg(repo().join("models").join(format!("{model}.onnx"))).output().unwrap();

@@ -132,11 +132,7 @@ async fn context(args: &SqlArgs, catalog: Arc<Catalog>, partitions: usize) -> Re
         // (DataFusion's filters gather `batch_size` rows before they emit).
         config = config.with_coalesce_batches(false).with_batch_size(1);
     }
-    // `COPY ... STORED AS PARQUET` writes Snappy pages, as `scorer score` does (DataFusion's own
-    // default, zstd, made COPY a fifth slower than `scorer score` for the light models); a COPY's
-    // OPTIONS ('format.compression' ...) still choose.
-    config.options_mut().execution.parquet.compression = Some("snappy".into());
-    let mut ctx = SessionContext::new_with_config(config);
+    let mut ctx = SessionContext::new_with_config(sentiment::sql::writing_as_the_scorer_writes(config));
     sentiment::sql::register_all(&mut ctx, catalog)?;
     Ok(ctx)
 }
