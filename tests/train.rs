@@ -18,7 +18,7 @@ use sentiment::train::recurrent::Readout;
 use sentiment::train::skipgram::SkipGramOptions;
 use sentiment::train::teacher::TeacherOptions;
 use sentiment::train::token_wise::Weighting;
-use sentiment::train::trainer::Options;
+use sentiment::train::trainer::{DistillationLoss, Options};
 
 fn imdb(split: &str) -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/data/imdb")).join(format!("{split}.parquet"))
@@ -59,6 +59,7 @@ fn job(architecture: Architecture, out_dir: &std::path::Path, train: usize, test
             clip_norm: 1.0,
             seed: 3,
             weight_average: 0.0,
+            distillation_loss: DistillationLoss::CrossEntropy,
         },
         seeds: vec![3],
         reviews: reviews(train, test),

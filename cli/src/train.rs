@@ -12,7 +12,7 @@ use sentiment::train::recurrent::Readout;
 use sentiment::train::skipgram::SkipGramOptions;
 use sentiment::train::teacher::TeacherOptions;
 use sentiment::train::token_wise::Weighting;
-use sentiment::train::trainer::Options;
+use sentiment::train::trainer::{DistillationLoss, Options};
 
 /// Train a sentiment model and export it to ONNX with its model card.
 #[derive(Debug, Parser)]
@@ -99,6 +99,10 @@ struct Args {
     /// (0: off; 0.999 averages about the last thousand steps).
     #[arg(long, default_value_t = 0.0)]
     weight_average: f64,
+    /// How the reviews the teacher labeled teach the student: its P(positive) with cross-entropy,
+    /// or its logit with squared error (Tang et al. 2019)
+    #[arg(long, value_enum, default_value_t = DistillationLoss::CrossEntropy)]
+    distillation_loss: DistillationLoss,
     /// Gradient-norm clipping (0: off).
     #[arg(long, default_value_t = 1.0)]
     clip_norm: f64,
@@ -216,6 +220,7 @@ fn main() -> Result<()> {
             patience: args.patience,
             clip_norm: args.clip_norm,
             weight_average: args.weight_average,
+            distillation_loss: args.distillation_loss,
             seed: args.seeds.first().copied().unwrap_or_default(),
         },
         seeds: args.seeds,

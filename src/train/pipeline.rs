@@ -19,7 +19,7 @@ use super::recurrent::Readout;
 use super::skipgram::{self, SkipGramOptions};
 use super::teacher::{self, Teacher, TeacherOptions};
 use super::token_wise::Weighting;
-use super::trainer::{self, Examples, Options};
+use super::trainer::{self, DistillationLoss, Examples, Options};
 use super::word_vectors::GLOVE_FILE;
 use crate::card::{
     Contract, CrossFitted, DataSummary, Distillation, ExamplePrediction, ModelCard, SEED_EXAMPLES, SeedRun, Seeds,
@@ -209,9 +209,11 @@ pub fn run(job: &Job) -> Result<Trained> {
 
     let (train_examples, distillation) = match &job.distillation {
         Some(source) => {
-            let distilled = distill(source, &job.reviews.text_column, train, validation, test)?;
+            let distilled =
+                distill(source, job.options.distillation_loss, &job.reviews.text_column, train, validation, test)?;
             let labeled = Examples::soft(&glove.vocabulary, &train.texts, &distilled.labeled_targets, job.windows);
-            let unlabeled = Examples::soft(&glove.vocabulary, &distilled.texts, &distilled.targets, job.windows);
+            let unlabeled =
+                Examples::soft(&glove.vocabulary, &distilled.texts, &distilled.targets, job.windows).from_the_teacher();
             (labeled.concat(&unlabeled), Some(distilled.card))
         }
         None => (Examples::labeled(&glove.vocabulary, train, job.windows), None),
@@ -480,6 +482,7 @@ struct Distilled {
 /// with [`DistillationSource::labeled_folds`], cross-fits teachers for the labeled ones).
 fn distill(
     source: &DistillationSource,
+    loss: DistillationLoss,
     text_column: &str,
     train: &LabeledReviews,
     validation: &LabeledReviews,
@@ -520,7 +523,16 @@ fn distill(
     let card = Distillation {
         unlabeled_file: source.unlabeled_file.display().to_string(),
         unlabeled_reviews: texts.len(),
-        targets: "the teacher's P(positive), learned with binary cross-entropy beside the labeled reviews".to_owned(),
+        targets: match loss {
+            DistillationLoss::CrossEntropy => {
+                "the teacher's P(positive), learned with binary cross-entropy beside the labeled reviews"
+            }
+            DistillationLoss::LogitSquaredError => {
+                "the teacher's logit, ln(p / (1 - p)) of its P(positive) p, learned with squared error (Tang et al. \
+                 2019) beside the labeled reviews' binary cross-entropy"
+            }
+        }
+        .to_owned(),
         teacher: summary,
         labeled: cross_fitted,
     };
@@ -573,6 +585,13 @@ fn changes_from_seed(job: &Job) -> Vec<String> {
             source.teacher.max_n,
             source.unlabeled_file.display()
         ));
+        if o.distillation_loss == DistillationLoss::LogitSquaredError {
+            changes.push(
+                "the teacher's targets are learned as logits, with squared error (Tang et al. 2019), instead of as \
+                 probabilities with cross-entropy"
+                    .to_owned(),
+            );
+        }
         if source.labeled_folds > 0 {
             changes.push(format!(
                 "the labeled training reviews learn the mean of their label and the P(positive) of a teacher fitted \

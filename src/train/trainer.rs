@@ -1,6 +1,6 @@
 //! The training loop: Adam on binary cross-entropy against hard labels or a teacher's soft
-//! targets, with gradient clipping, a per-epoch learning-rate decay, and early stopping that keeps
-//! the weights of the best validation epoch.
+//! targets (or squared error against the teacher's logits), with gradient clipping, a per-epoch
+//! learning-rate decay, and early stopping that keeps the weights of the best validation epoch.
 
 use std::collections::HashMap;
 
@@ -38,6 +38,23 @@ pub struct Options {
     /// and the best epoch keeps (0: off, the weights as trained).
     #[serde(default)]
     pub weight_average: f64,
+    /// What the examples that the teacher labeled learn from it.
+    #[serde(default)]
+    pub distillation_loss: DistillationLoss,
+}
+
+/// How a student learns the teacher's P(positive) `p` for the reviews the teacher labeled. The
+/// labeled reviews learn their targets with binary cross-entropy either way.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
+#[serde(rename_all = "kebab-case")]
+pub enum DistillationLoss {
+    /// Binary cross-entropy against `p`, as against a label.
+    #[default]
+    CrossEntropy,
+    /// Squared error between the student's logit and the teacher's, `ln(p / (1 - p))` (Tang et
+    /// al. 2019): a confident teacher pulls the student's logit as far as its own.
+    LogitSquaredError,
 }
 
 /// Encoded reviews and their targets as tensors.
@@ -49,6 +66,8 @@ pub struct Examples {
     pub lengths: Tensor,
     /// Targets `[n]`, float: P(positive) to learn, 0 or 1 for a labeled review.
     pub targets: Tensor,
+    /// `[n]`, float: 1 where the target is the teacher's, 0 where it is a label's.
+    pub from_teacher: Tensor,
 }
 
 impl Examples {
@@ -88,8 +107,14 @@ impl Examples {
         Self {
             ids: Tensor::from_slice(&ids).view([rows.len() as i64, super::MAX_TOKENS_I64]),
             lengths: Tensor::from_slice(&lengths),
+            from_teacher: Tensor::zeros([rows.len() as i64], (Kind::Float, tch::Device::Cpu)),
             targets: Tensor::from_slice(&targets),
         }
+    }
+
+    /// These examples, their targets marked as the teacher's.
+    pub fn from_the_teacher(self) -> Self {
+        Self { from_teacher: self.from_teacher.ones_like(), ..self }
     }
 
     /// These examples followed by `more`.
@@ -98,6 +123,17 @@ impl Examples {
             ids: Tensor::cat(&[&self.ids, &more.ids], 0),
             lengths: Tensor::cat(&[&self.lengths, &more.lengths], 0),
             targets: Tensor::cat(&[&self.targets, &more.targets], 0),
+            from_teacher: Tensor::cat(&[&self.from_teacher, &more.from_teacher], 0),
+        }
+    }
+
+    /// The examples at `rows` (indices into these), in that order.
+    pub fn rows(&self, rows: &Tensor) -> Self {
+        Self {
+            ids: self.ids.index_select(0, rows),
+            lengths: self.lengths.index_select(0, rows),
+            targets: self.targets.index_select(0, rows),
+            from_teacher: self.from_teacher.index_select(0, rows),
         }
     }
 
@@ -132,10 +168,26 @@ pub struct Fitted {
     pub best_epoch: usize,
 }
 
-/// Binary cross-entropy of the model's logits against `targets` (P(positive), hard or soft).
-pub fn loss(net: &SentimentNet, ids: &Tensor, lengths: &Tensor, targets: &Tensor, train: bool) -> Tensor {
-    let logit = net.forward(ids, lengths, train).logit;
-    logit.binary_cross_entropy_with_logits::<Tensor>(targets, None, None, Reduction::Mean)
+/// The mean loss of the model on `batch` ([`objective`]).
+pub fn loss(net: &SentimentNet, batch: &Examples, distillation: DistillationLoss, train: bool) -> Tensor {
+    objective(&net.forward(&batch.ids, &batch.lengths, train).logit, batch, distillation)
+}
+
+/// The mean loss of `logit` (one per example of `batch`): binary cross-entropy against each
+/// target (P(positive), hard or soft), except that with [`DistillationLoss::LogitSquaredError`]
+/// the teacher's targets are learned as logits.
+fn objective(logit: &Tensor, batch: &Examples, distillation: DistillationLoss) -> Tensor {
+    let entropy = |reduction| logit.binary_cross_entropy_with_logits::<Tensor>(&batch.targets, None, None, reduction);
+    match distillation {
+        DistillationLoss::CrossEntropy => entropy(Reduction::Mean),
+        DistillationLoss::LogitSquaredError => {
+            // Clamped so that a teacher's P(positive) rounded to 0 or 1 gives a finite logit (±13.8).
+            let teacher_logit = batch.targets.clamp(1e-6, 1.0 - 1e-6).logit(None::<f64>);
+            let squared = (logit - teacher_logit).square();
+            let taught = &batch.from_teacher;
+            (entropy(Reduction::None) * (taught.ones_like() - taught) + squared * taught).mean(Kind::Float)
+        }
+    }
 }
 
 /// P(positive) for every example, in batches, without gradients.
@@ -180,14 +232,7 @@ pub fn fit(
         let (mut total, mut steps) = (0.0, 0);
         for start in (0..train.len()).step_by(options.batch_size as usize) {
             let n = options.batch_size.min(train.len() - start);
-            let rows = order.narrow(0, start, n);
-            let loss = loss(
-                net,
-                &train.ids.index_select(0, &rows),
-                &train.lengths.index_select(0, &rows),
-                &train.targets.index_select(0, &rows),
-                true,
-            );
+            let loss = loss(net, &train.rows(&order.narrow(0, start, n)), options.distillation_loss, true);
             optimizer.zero_grad();
             loss.backward();
             if options.clip_norm > 0.0 {
@@ -345,6 +390,22 @@ mod tests {
         assert!((weight.double_value(&[0]) - 9.0 / 11.0).abs() < 1e-6, "{weight}");
         average.swap();
         assert_eq!(weight.double_value(&[1]), 1.0, "swapping twice restores the trained weights");
+    }
+
+    #[test]
+    fn the_teachers_targets_can_be_learned_as_logits() {
+        let vocab = Vocabulary::from_words(vec!["good".into()]).unwrap();
+        let texts = vec!["good".to_owned(); 2];
+        let teacher_p = 1.0 / (1.0 + (-2.0f32).exp());
+        let labeled = Examples::soft(&vocab, &texts[..1], &[1.0], 1);
+        let batch = labeled.concat(&Examples::soft(&vocab, &texts[1..], &[teacher_p], 1).from_the_teacher());
+        let logit = Tensor::from_slice(&[0.0f32, 0.0]);
+        let value = |kind| objective(&logit, &batch, kind).double_value(&[]);
+        // At logit 0 the label costs ln 2; the teacher's logit, 2, costs (0 - 2)^2 as squared error.
+        let ln2 = std::f64::consts::LN_2;
+        assert!((value(DistillationLoss::LogitSquaredError) - (ln2 + 4.0) / 2.0).abs() < 1e-5);
+        // Cross-entropy at logit 0 is ln 2 against any target.
+        assert!((value(DistillationLoss::CrossEntropy) - ln2).abs() < 1e-5);
     }
 
     #[test]
