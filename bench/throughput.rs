@@ -33,6 +33,8 @@ use arrow_flight::encode::FlightDataEncoderBuilder;
 use arrow_flight::{FlightClient, FlightDescriptor};
 use futures::TryStreamExt;
 use parquet::arrow::ArrowWriter;
+use parquet::basic::Compression;
+use parquet::file::properties::WriterProperties;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use plotters::prelude::*;
 use sentiment::batch::text_values;
@@ -453,7 +455,13 @@ impl Floor {
     }
 }
 
-/// Parquet files of `id` and `review` with `rows` reviews each, IMDB's 100,000 repeated.
+/// Rows per row group of the large inputs.
+const INPUT_ROW_GROUP: usize = 65_536;
+
+/// Parquet files of `id` and `review` with `rows` reviews each, IMDB's 100,000 repeated, in
+/// Snappy-compressed row groups of 65,536 rows, as a data pipeline would hand them over (one row
+/// group of 1,000,000 uncompressed reviews, the writer's default, is 1.3 GB that a reader must
+/// hold whole to split it).
 fn build_large_inputs(dir: &Path, sizes: &[usize]) -> Result<Vec<(usize, PathBuf)>> {
     let data = repo().join("../shared/data/imdb");
     let splits = ["train", "test", "unsup"].map(|s| data.join(format!("{s}.parquet")));
@@ -467,9 +475,13 @@ fn build_large_inputs(dir: &Path, sizes: &[usize]) -> Result<Vec<(usize, PathBuf
             ("id", ids),
             ("review", Arc::new(StringArray::from(Vec::<String>::new())) as ArrayRef),
         ])?;
-        let mut writer = ArrowWriter::try_new(std::fs::File::create(&path)?, empty.schema(), None)?;
-        for start in (0..rows).step_by(65_536) {
-            let end = (start + 65_536).min(rows);
+        let properties = WriterProperties::builder()
+            .set_max_row_group_row_count(Some(INPUT_ROW_GROUP))
+            .set_compression(Compression::SNAPPY)
+            .build();
+        let mut writer = ArrowWriter::try_new(std::fs::File::create(&path)?, empty.schema(), Some(properties))?;
+        for start in (0..rows).step_by(INPUT_ROW_GROUP) {
+            let end = (start + INPUT_ROW_GROUP).min(rows);
             let ids = Int64Array::from_iter_values(start as i64..end as i64);
             let reviews = StringArray::from_iter_values((start..end).map(|i| &texts[i % texts.len()]));
             writer.write(&RecordBatch::try_new(empty.schema(), vec![Arc::new(ids), Arc::new(reviews)])?)?;
