@@ -15,7 +15,8 @@
 //!     once just before and once just after each model's run there, for that model's share;
 //! (f) the Flight function server: IMDB test's reviews streamed through one `DoExchange` of a
 //!     running `scorer serve` (models loaded) from a client in this process, 8,192 a batch;
-//! and `scorer score` with 1 thread against all threads. Also the tokenizer's speed on one core.
+//! and `scorer score` with 1 thread against all threads, on IMDB test and on the smallest large
+//! file. Also the tokenizer's speed on one core.
 //! Every run of (a), (b) and (d) is a separate process, timed from start to exit, loading
 //! included, the fastest of three on IMDB test; peak RSS is that process's `VmHWM`, sampled
 //! every 10 ms. (f) is timed from the
@@ -78,6 +79,10 @@ struct ModelResult {
     floor_beside_seconds: f64,
     /// (d) on the largest file, run just after the floor beside (a) there.
     sql_largest: Run,
+    /// (a) with one thread on the smallest large file, against its run with all threads in
+    /// `large`: the gain from threads without process start and model loading, which no thread
+    /// count speeds up and which weigh on IMDB test's few seconds.
+    scorer_one_thread_large: Run,
 }
 
 #[derive(Debug, Serialize)]
@@ -183,6 +188,8 @@ fn main() -> Result<()> {
         for (rows, input) in smaller {
             runs.push((*rows, score(input, threads)?));
         }
+        let (_, smallest) = large.first().context("no large file")?;
+        let scorer_one_thread_large = score(smallest, 1)?;
         let before = floor.seconds(largest, 1)?;
         runs.push((*largest_rows, score(largest, threads)?));
         let floor_beside_seconds = before.min(floor.seconds(largest, 1)?);
@@ -200,6 +207,7 @@ fn main() -> Result<()> {
             large: runs,
             floor_beside_seconds,
             sql_largest,
+            scorer_one_thread_large,
         });
     }
     // The machine's speed drifts during a run: the floor is measured again after the models, and
@@ -536,14 +544,15 @@ fn print_report(r: &Report) {
         r.models.first().map(|m| m.large.iter().map(|(rows, _)| *rows).collect()).unwrap_or_default();
     let header: Vec<String> = sizes.iter().map(|rows| format!("{rows} rows: reviews/s | peak RSS")).collect();
     println!(
-        "| model | IMDB test peak RSS | {} | a/c at the largest | (e) beside it: reviews/s | a/e at the largest | (d) SQL at the largest: reviews/s | peak RSS | d/a at the largest |",
-        header.join(" | ")
+        "| model | IMDB test peak RSS | {} | a/c at the largest | (e) beside it: reviews/s | a/e at the largest | (d) SQL at the largest: reviews/s | peak RSS | d/a at the largest | 1 → {} threads at the smallest |",
+        header.join(" | "),
+        r.threads
     );
-    println!("|---|---:|{}---:|---:|---:|---:|---:|---:|", "---:|---:|".repeat(sizes.len()));
+    println!("|---|---:|{}---:|---:|---:|---:|---:|---:|---:|", "---:|---:|".repeat(sizes.len()));
     // The floor's row: its rate under each size, no RSS (it runs inside the benchmark), no ratios.
     let floor_cells: Vec<String> =
         r.floor_large.iter().map(|(rows, seconds)| format!("{:.0} | ", per_second(*rows, *seconds))).collect();
-    println!("| (e) floor, no model | | {}| | | | | | |", floor_cells.join(" | "));
+    println!("| (e) floor, no model | | {}| | | | | | | |", floor_cells.join(" | "));
     for m in &r.models {
         let cells: Vec<String> = m
             .large
@@ -555,7 +564,7 @@ fn print_report(r: &Report) {
             (per_second(run.seconds), per_second(m.floor_beside_seconds), per_second(m.sql_largest.seconds))
         });
         println!(
-            "| {} | {:.0} MB | {} | {:.0}% | {:.0} | {:.0}% | {sql:.0} | {:.0} MB | {:.0}% |",
+            "| {} | {:.0} MB | {} | {:.0}% | {:.0} | {:.0}% | {sql:.0} | {:.0} MB | {:.0}% | {:.2}× |",
             m.model,
             m.scorer.peak_rss_mb,
             cells.join(" | "),
@@ -563,7 +572,8 @@ fn print_report(r: &Report) {
             floor_beside,
             100.0 * largest / floor_beside,
             m.sql_largest.peak_rss_mb,
-            100.0 * sql / largest
+            100.0 * sql / largest,
+            m.scorer_one_thread_large.seconds / m.large.first().map_or(f64::NAN, |(_, run)| run.seconds)
         );
     }
 }
