@@ -34,16 +34,22 @@ def rewrite(source, target):
     model = onnx.load(source, load_external_data=False)
     graph = model.graph
     weights = {i.name: i for i in graph.initializer}
+    producers = {n.output[0]: n for n in graph.node}
+
+    def weight(matmul):
+        return numpy_helper.to_array(weights[matmul.input[1]])
+
     matmuls = [n for n in graph.node if n.op_type == "MatMul" and n.input[1] in weights]
     word = matmuls[0].input[0]  # the concatenated GloVe and learned vector of each word
     maps = [n for n in matmuls if n.input[0] == word]  # key, value, query
-    first = next(n for n in matmuls if numpy_helper.to_array(weights[n.input[1]]).shape[0] > 58)
-    [concat] = [n for n in graph.node if n.output[0] == first.input[0]]
-    width = 58
-    first_weight = numpy_helper.to_array(weights[first.input[1]])
-    stacked = np.concatenate([numpy_helper.to_array(weights[n.input[1]]) for n in maps] + [first_weight[:width]], 1)
-    sizes = [numpy_helper.to_array(weights[n.input[1]]).shape[1] for n in maps] + [first_weight.shape[1]]
-    gathers = [n for n in graph.node if n.output[0] in concat_inputs(graph, word)]
+    width = weight(maps[0]).shape[0]  # GloVe's 50 and the learned dimensions
+    # The MLP's first layer reads the word's vector and what it attended to.
+    first = next(n for n in matmuls if weight(n).shape[0] > width)
+    concat = producers[first.input[0]]
+    first_weight = weight(first)
+    stacked = np.concatenate([weight(n) for n in maps] + [first_weight[:width]], 1)
+    sizes = [weight(n).shape[1] for n in maps] + [first_weight.shape[1]]
+    gathers = [producers[name] for name in producers[word].input]  # GloVe's, then the learned
     tables = [n.input[0] for n in gathers]
     graph.initializer.extend([
         numpy_helper.from_array(stacked.astype(np.float32), "word_maps"),
@@ -82,11 +88,6 @@ def rewrite(source, target):
     del graph.initializer[:]
     graph.initializer.extend(kept_weights)
     onnx.save(model, target)
-
-
-def concat_inputs(graph, name):
-    """The inputs of the node that makes `name`."""
-    return next(list(n.input) for n in graph.node if n.output[0] == name)
 
 
 def imdb_ids(vocab_path, n):
