@@ -11,6 +11,7 @@ use sentiment::encoding::Encoder;
 use sentiment::model::SentimentModel;
 use sentiment::runtime::Provider;
 use sentiment::train::glove::Glove;
+use sentiment::train::language_model::PretrainOptions;
 use sentiment::train::net::{Architecture, Shape};
 use sentiment::train::ngram::{self, NgramJob};
 use sentiment::train::pipeline::{self, DistillationSource, Job, PARITY_TOLERANCE, ReviewFiles, Trained};
@@ -66,6 +67,7 @@ fn job(architecture: Architecture, out_dir: &std::path::Path, train: usize, test
         windows: 1,
         distillation: None,
         in_domain_vectors: None,
+        language_model: None,
         vocabulary_size: 100_000,
         glove_dir: Glove::default_dir(),
         out_dir: out_dir.to_owned(),
@@ -246,12 +248,16 @@ fn distillation_with_seeds_trains_reports_and_ships_the_best_validation_run() {
         unlabeled_limit: Some(1000),
         teacher: TeacherOptions { max_epochs: 3, ..TeacherOptions::default() },
         labeled_folds: 2,
+        temperature: 2.0,
     });
     job.in_domain_vectors = Some(SkipGramOptions { epochs: 1, ..SkipGramOptions::default() });
+    job.language_model = Some(PretrainOptions { epochs: 1, ..PretrainOptions::default() });
     let Trained { card, parity_max_difference, .. } = run(&job);
     assert!(parity_max_difference <= PARITY_TOLERANCE, "tch and ONNX Runtime differ by {parity_max_difference}");
     let distillation = card.distillation.as_ref().expect("the card describes the distillation");
     assert_eq!(distillation.unlabeled_reviews, 1000);
+    assert!(distillation.targets.contains("divided by 2"), "{}", distillation.targets);
+    assert!(card.changes_from_seed.iter().any(|c| c.contains("as a language model")), "{:?}", card.changes_from_seed);
     let teacher = &distillation.teacher;
     assert!(teacher.features > 10_000, "{} n-grams", teacher.features);
     assert!(teacher.validation.accuracy > 0.70, "teacher validation accuracy {}", teacher.validation.accuracy);

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{Result, bail};
 use clap::{Parser, ValueEnum};
+use sentiment::train::language_model::PretrainOptions;
 use sentiment::train::net::{Architecture, Shape};
 use sentiment::train::ngram::{self, NgramJob};
 use sentiment::train::pipeline::{self, DistillationSource, Job, ReviewFiles, Trained};
@@ -140,6 +141,10 @@ struct Args {
     /// with this many folds (each a teacher fit). 0: the labels alone.
     #[arg(long, default_value_t = 0, requires = "unlabeled")]
     teacher_folds: usize,
+    /// Divide the teacher's logits by this before the student learns them (distillation's
+    /// temperature; above 1 softens its targets toward 1/2).
+    #[arg(long, default_value_t = 1.0, requires = "unlabeled")]
+    teacher_temperature: f64,
     /// Training examples per training review: its first 100 words, and above 1 also up to this
     /// many windows of 100 words in all from the rest of it, each with the review's label (or the
     /// teacher's P(positive)). Validation and test read the first 100 words only.
@@ -149,6 +154,11 @@ struct Args {
     /// unlabeled reviews (word2vec), instead of from zero.
     #[arg(long)]
     in_domain_vectors: bool,
+    /// Before a recurrent model (rnn, gru) learns sentiment, train it this many epochs as a
+    /// language model on the reviews it trains on, labeled and unlabeled: its state after each
+    /// word learns to predict the next word (Dai & Le 2015). 0: off.
+    #[arg(long, default_value_t = 0)]
+    pretrain_epochs: usize,
     /// Do not train: export the model again from the weights its last training run saved
     /// (`<out-dir>/<arch>.ot`), check it against tch, and rewrite its `.onnx` and its card's
     /// metrics. Pass the arguments it was trained with (its card's command).
@@ -229,11 +239,14 @@ fn main() -> Result<()> {
         in_domain_vectors: args
             .in_domain_vectors
             .then(|| SkipGramOptions { seed: args.split_seed, ..SkipGramOptions::default() }),
+        language_model: (args.pretrain_epochs > 0)
+            .then(|| PretrainOptions { epochs: args.pretrain_epochs, ..PretrainOptions::default() }),
         distillation: args.unlabeled.map(|unlabeled_file| DistillationSource {
             unlabeled_file,
             unlabeled_limit: args.unlabeled_limit,
             teacher,
             labeled_folds: args.teacher_folds,
+            temperature: args.teacher_temperature,
         }),
         vocabulary_size: args.vocabulary_size,
         glove_dir: args.glove_dir.unwrap_or_else(sentiment::train::glove::Glove::default_dir),

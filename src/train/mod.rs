@@ -4,6 +4,7 @@
 
 pub mod attention;
 pub mod glove;
+pub mod language_model;
 pub mod mlp;
 pub mod net;
 pub mod ngram;

@@ -78,6 +78,16 @@ pub struct NetOutput<T = Tensor> {
 pub trait Net: std::fmt::Debug {
     /// The forward pass; `train` switches dropout on.
     fn forward(&self, x: &Tensor, lengths: &Tensor, mask: &Tensor, train: bool) -> NetOutput;
+    /// A recurrent network's forward states after each word, `[batch, 100, hidden]`, for
+    /// pretraining it as a language model ([`super::language_model`]); `None` (the default) for a
+    /// network without a state.
+    fn states(&self, _x: &Tensor, _train: bool) -> Option<Tensor> {
+        None
+    }
+    /// The width of [`Net::states`], when the network has them.
+    fn state_width(&self) -> Option<i64> {
+        None
+    }
     /// The same computation as ONNX nodes.
     fn export(&self, g: &mut Graph, x: &str, lengths: &str, mask: &str) -> NetOutput<String>;
     /// The same computation as lookups of values precomputed for every word, where each word's
@@ -204,6 +214,17 @@ impl SentimentNet {
         let positions = Tensor::arange(MAX_TOKENS_I64, (Kind::Int64, ids.device())).unsqueeze(0);
         let mask = positions.lt_tensor(&lengths.unsqueeze(1)).to_kind(Kind::Float);
         self.net.forward(&x, lengths, &mask, train)
+    }
+
+    /// A recurrent model's forward states after each word of `ids` `[batch, 100]`
+    /// ([`Net::states`]); `None` for the other models.
+    pub fn states(&self, ids: &Tensor, train: bool) -> Option<Tensor> {
+        self.net.states(&self.words.forward(ids).dropout(self.shape.dropout, train), train)
+    }
+
+    /// The width of [`SentimentNet::states`], when the model has them.
+    pub fn state_width(&self) -> Option<i64> {
+        self.net.state_width()
     }
 
     /// The word-vector part, for writing the shared GloVe file.

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use tch::{Device, Tensor, nn};
 
 use super::glove::{GLOVE_DIM, Glove};
+use super::language_model::{self, PretrainOptions};
 use super::net::{Architecture, SentimentNet, Shape};
 use super::recurrent::Readout;
 use super::skipgram::{self, SkipGramOptions};
@@ -74,6 +75,10 @@ pub struct Job {
     /// Start the learned word dimensions from skip-gram vectors of the training (and unlabeled)
     /// reviews instead of from zero.
     pub in_domain_vectors: Option<SkipGramOptions>,
+    /// Pretrain a recurrent model as a language model on the training (and unlabeled) reviews
+    /// before it learns sentiment ([`language_model::pretrain`]).
+    #[serde(default)]
+    pub language_model: Option<PretrainOptions>,
     /// How many of GloVe's most frequent words the vocabulary keeps.
     pub vocabulary_size: usize,
     /// Where `scripts/setup` unpacked GloVe.
@@ -165,6 +170,10 @@ pub struct DistillationSource {
     /// Unless 0, the labeled training reviews learn soft targets too: the mean of their label and
     /// the P(positive) of a teacher cross-fitted on this many folds ([`teacher::cross_fitted`]).
     pub labeled_folds: usize,
+    /// The teacher's logits are divided by this before the student learns them
+    /// ([`teacher::soften`]; 1: its P(positive) as it is).
+    #[serde(default = "teacher::unsoftened")]
+    pub temperature: f64,
 }
 
 /// What a job produced besides the files.
@@ -238,6 +247,9 @@ pub fn run(job: &Job) -> Result<Trained> {
         let vs = nn::VarStore::new(Device::Cpu);
         let net = SentimentNet::new(&vs.root(), &table, &learnable, start.as_ref(), job.shape.clone());
         let started = Instant::now();
+        if let Some(options) = &job.language_model {
+            language_model::pretrain(&net, &vs, &train_examples, options)?;
+        }
         let fitted = trainer::fit(&net, &vs, &train_examples, &validation_examples, &options, |e| {
             tracing::info!(
                 model = name,
@@ -273,7 +285,7 @@ pub fn run(job: &Job) -> Result<Trained> {
         name: name.to_owned(),
         architecture: job.shape.description(),
         changes_from_seed: changes_from_seed(job),
-        hyperparameters: serde_json::json!({ "model": job.shape, "training": training, "seeds": job.seeds, "split_seed": job.reviews.split_seed, "in_domain_vectors": job.in_domain_vectors, "validation_fraction": job.reviews.validation_fraction, "vocabulary_size": glove.vocabulary.len() }),
+        hyperparameters: serde_json::json!({ "model": job.shape, "training": training, "seeds": job.seeds, "split_seed": job.reviews.split_seed, "in_domain_vectors": job.in_domain_vectors, "language_model": job.language_model, "validation_fraction": job.reviews.validation_fraction, "vocabulary_size": glove.vocabulary.len() }),
         trainable_parameters: vs.trainable_variables().iter().map(|t| t.numel() as u64).sum(),
         data: job.reviews.summary(&splits),
         validation: checked.validation,
@@ -500,14 +512,17 @@ fn distill(
     if let Some(limit) = source.unlabeled_limit {
         texts.truncate(limit);
     }
-    let targets = teacher.probabilities(&texts);
+    let temperature = source.temperature;
+    anyhow::ensure!(temperature > 0.0, "the teacher's temperature must be above 0, not {temperature}");
+    let targets: Vec<f32> =
+        teacher.probabilities(&texts).into_iter().map(|p| teacher::soften(p, temperature)).collect();
     let mut labeled_targets = train.targets();
     let cross_fitted = if source.labeled_folds > 0 {
         let (judged, fold_accuracies) =
             teacher::cross_fitted(train, validation, source.labeled_folds, &source.teacher)?;
         let out_of_fold = Metrics::compute(&judged, &train.labels);
         for (target, p) in labeled_targets.iter_mut().zip(judged) {
-            *target = (*target + p) / 2.0;
+            *target = (*target + teacher::soften(p, temperature)) / 2.0;
         }
         Some(CrossFitted {
             folds: source.labeled_folds,
@@ -532,7 +547,12 @@ fn distill(
                  2019) beside the labeled reviews' binary cross-entropy"
             }
         }
-        .to_owned(),
+        .to_owned()
+            + &if temperature == 1.0 {
+                String::new()
+            } else {
+                format!(", softened: its logit divided by {temperature} first")
+            },
         teacher: summary,
         labeled: cross_fitted,
     };
@@ -592,6 +612,12 @@ fn changes_from_seed(job: &Job) -> Vec<String> {
                     .to_owned(),
             );
         }
+        if source.temperature != 1.0 {
+            changes.push(format!(
+                "the teacher's logits are divided by {} (its temperature) before the student learns them",
+                source.temperature
+            ));
+        }
         if source.labeled_folds > 0 {
             changes.push(format!(
                 "the labeled training reviews learn the mean of their label and the P(positive) of a teacher fitted \
@@ -623,6 +649,12 @@ fn changes_from_seed(job: &Job) -> Vec<String> {
             "the learned dimensions start from skip-gram vectors (window {}, {} negatives, {} epochs) of the reviews \
              it trains on, labeled and unlabeled, scaled to GloVe's spread",
             options.window, options.negatives, options.epochs
+        ));
+    }
+    if let Some(options) = &job.language_model {
+        changes.push(format!(
+            "before learning sentiment, pretrained for {} epochs as a language model on the reviews it trains on              (Dai & Le 2015): its state after each word learns to tell the next word from {} drawn at random",
+            options.epochs, options.negatives
         ));
     }
     if job.seeds.len() > 1 {

@@ -159,6 +159,14 @@ fn take_steps(x: &Tensor, order: &Tensor) -> Tensor {
 }
 
 impl Net for Recurrent {
+    fn states(&self, x: &Tensor, train: bool) -> Option<Tensor> {
+        Some(self.forward.run(self.cell, x, self.hidden, train))
+    }
+
+    fn state_width(&self) -> Option<i64> {
+        Some(self.hidden)
+    }
+
     fn forward(&self, x: &Tensor, lengths: &Tensor, mask: &Tensor, train: bool) -> NetOutput {
         let batch = x.size()[0];
         let steps = x.size()[1];

@@ -68,6 +68,23 @@ impl Default for TeacherOptions {
     }
 }
 
+/// A teacher's P(positive) `p` with its logit divided by `temperature` (Hinton et al. 2015):
+/// above 1, closer to 1/2, for a student that cannot see all that the teacher saw.
+pub fn soften(p: f32, temperature: f64) -> f32 {
+    if temperature == 1.0 {
+        return p;
+    }
+    // Clamped as the logit loss clamps, so that a P(positive) rounded to 0 or 1 stays finite.
+    let p = f64::from(p.clamp(1e-6, 1.0 - 1e-6));
+    let logit = (p / (1.0 - p)).ln();
+    (1.0 / (1.0 + (-logit / temperature).exp())) as f32
+}
+
+/// The temperature that leaves the teacher's P(positive) as it is, [`soften`]'s 1.
+pub fn unsoftened() -> f64 {
+    1.0
+}
+
 /// Numbers the words and n-grams of the training reviews, or hashes them into buckets.
 #[derive(Debug, Default)]
 struct NgramIndex {
@@ -348,6 +365,16 @@ fn log_count_ratios(features: &[Vec<u32>], labels: &[bool], n: usize) -> Vec<f32
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn softening_divides_the_logit() {
+        let p = 1.0 / (1.0 + (-4.0f32).exp());
+        assert_eq!(soften(p, 1.0), p);
+        assert!((soften(p, 2.0) - 1.0 / (1.0 + (-2.0f32).exp())).abs() < 1e-6);
+        assert!((soften(1.0 - p, 2.0) - 1.0 / (1.0 + 2.0f32.exp())).abs() < 1e-6, "symmetric about 1/2");
+        assert!((soften(0.5, 3.0) - 0.5).abs() < 1e-7);
+        assert!(soften(1.0, 2.0) < 1.0 && soften(0.0, 2.0) > 0.0, "finite at a rounded 0 or 1");
+    }
 
     #[test]
     fn ngrams_are_distinct_and_unseen_ones_are_left_out() {

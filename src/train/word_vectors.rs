@@ -34,6 +34,11 @@ impl WordVectors {
         self.glove.size()[1] + self.learned.as_ref().map_or(0, |l| l.size()[1])
     }
 
+    /// Number of ids, the vocabulary and the padding/unknown row 0.
+    pub fn rows(&self) -> i64 {
+        self.glove.size()[0]
+    }
+
     /// Looks up `ids` (`[batch, tokens]`, int64).
     pub fn forward(&self, ids: &Tensor) -> Tensor {
         let glove = Tensor::embedding(&self.glove, ids, 0, false, false);
@@ -50,7 +55,7 @@ impl WordVectors {
     /// Every id's vector, `[vocab + 1, dim]`, without gradients.
     pub fn table(&self) -> Tensor {
         let _no_grad = tch::no_grad_guard();
-        let ids = Tensor::arange(self.glove.size()[0], (Kind::Int64, self.glove.device())).unsqueeze(0);
+        let ids = Tensor::arange(self.rows(), (Kind::Int64, self.glove.device())).unsqueeze(0);
         self.forward(&ids).squeeze_dim(0)
     }
 
