@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use tch::{Kind, Tensor, nn, nn::OptimizerConfig};
 
 use super::net::SentimentNet;
+use super::skipgram::negative_sampling_loss;
 use super::trainer::Examples;
 use crate::vocab::UNKNOWN_ID;
 
@@ -88,8 +89,7 @@ pub fn pretrain(
                 .matmul(&h.unsqueeze(-1))
                 .squeeze_dim(-1)
                 + bias.index_select(0, &drawn).view([m, options.negatives]);
-            let loss = -(positive.log_sigmoid().mean(Kind::Float)
-                + (-negative).log_sigmoid().sum_dim_intlist(-1, false, Kind::Float).mean(Kind::Float));
+            let loss = negative_sampling_loss(&positive, &negative);
             optimizer.zero_grad();
             head_optimizer.zero_grad();
             loss.backward();

@@ -89,8 +89,7 @@ pub fn train(ids: &Tensor, learnable: &Tensor, dim: i64, scale: f64, options: &S
             let positive = (&u * output.index_select(0, &contexts)).sum_dim_intlist(-1, false, Kind::Float);
             let sampled = output.index_select(0, &negatives.flatten(0, -1)).view([n, options.negatives, dim]);
             let negative = sampled.matmul(&u.unsqueeze(-1)).squeeze_dim(-1);
-            let loss = -(positive.log_sigmoid().mean(Kind::Float)
-                + (-negative).log_sigmoid().sum_dim_intlist(-1, false, Kind::Float).mean(Kind::Float));
+            let loss = negative_sampling_loss(&positive, &negative);
             optimizer.zero_grad();
             loss.backward();
             optimizer.step();
@@ -104,6 +103,14 @@ pub fn train(ids: &Tensor, learnable: &Tensor, dim: i64, scale: f64, options: &S
     let vectors = input.detach() * Tensor::from_slice(&seen).view([-1, 1]);
     let spread = (vectors.square().sum(Kind::Float).double_value(&[]) / (learned_rows * dim as f64)).sqrt();
     vectors * (scale / spread.max(f64::MIN_POSITIVE))
+}
+
+/// Negative sampling's loss (Mikolov et al. 2013), `-(ln σ(p) + Σ ln σ(-n))` averaged over the
+/// pairs: `positive` `[pairs]` scores each true pair, `negative` `[pairs, k]` its pairs with words
+/// drawn at random.
+pub fn negative_sampling_loss(positive: &Tensor, negative: &Tensor) -> Tensor {
+    -(positive.log_sigmoid().mean(Kind::Float)
+        + (-negative).log_sigmoid().sum_dim_intlist(-1, false, Kind::Float).mean(Kind::Float))
 }
 
 #[cfg(test)]
