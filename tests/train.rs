@@ -233,6 +233,23 @@ fn two_thousand_reviews_beat_seventy_percent() {
     assert!(trained.card.test.accuracy > 0.70, "accuracy {} on 1,000 test reviews", trained.card.test.accuracy);
 }
 
+/// A temperature that cannot divide a logit is refused before any data is read or teacher fitted.
+#[test]
+fn a_teacher_temperature_of_zero_is_refused_up_front() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut job = job(Architecture::Gru, dir.path(), 100, 100, 1);
+    job.reviews.train_file = dir.path().join("not-read.parquet");
+    job.distillation = Some(DistillationSource {
+        unlabeled_file: imdb("unsup"),
+        unlabeled_limit: None,
+        teacher: TeacherOptions::default(),
+        labeled_folds: 0,
+        temperature: 0.0,
+    });
+    let error = pipeline::run(&job).unwrap_err().to_string();
+    assert!(error.contains("temperature must be above 0, not 0"), "{error}");
+}
+
 /// The new training path end to end on slices: the teacher is fitted and reported, the student
 /// learns from unlabeled reviews and from the second 100 words of each review too, its labeled
 /// reviews from cross-fitted teachers, its learned dimensions start from skip-gram vectors, every

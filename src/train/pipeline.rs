@@ -212,6 +212,11 @@ pub fn run(job: &Job) -> Result<Trained> {
     if job.windows == 0 {
         bail!("windows must be at least 1: every review teaches its first 100 words");
     }
+    if let Some(source) = &job.distillation
+        && source.temperature <= 0.0
+    {
+        bail!("the teacher's temperature must be above 0, not {}", source.temperature);
+    }
     let JobData { glove, table, splits } = load_data(job)?;
     let Splits { train, validation, test } = &splits;
     let rows = table.size()[0];
@@ -513,7 +518,6 @@ fn distill(
         texts.truncate(limit);
     }
     let temperature = source.temperature;
-    anyhow::ensure!(temperature > 0.0, "the teacher's temperature must be above 0, not {temperature}");
     let targets: Vec<f32> =
         teacher.probabilities(&texts).into_iter().map(|p| teacher::soften(p, temperature)).collect();
     let mut labeled_targets = train.targets();
@@ -653,7 +657,8 @@ fn changes_from_seed(job: &Job) -> Vec<String> {
     }
     if let Some(options) = &job.language_model {
         changes.push(format!(
-            "before learning sentiment, pretrained for {} epochs as a language model on the reviews it trains on              (Dai & Le 2015): its state after each word learns to tell the next word from {} drawn at random",
+            "before learning sentiment, pretrained for {} epochs as a language model on the reviews it trains on \
+             (Dai & Le 2015): its state after each word learns to tell the next word from {} drawn at random",
             options.epochs, options.negatives
         ));
     }
