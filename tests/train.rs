@@ -61,6 +61,7 @@ fn job(architecture: Architecture, out_dir: &std::path::Path, train: usize, test
             seed: 3,
             weight_average: 0.0,
             distillation_loss: DistillationLoss::CrossEntropy,
+            adversarial: 0.0,
         },
         seeds: vec![3],
         reviews: reviews(train, test),

@@ -112,23 +112,7 @@ pub fn pretrain(
 mod tests {
     use super::*;
     use crate::train::net::{Architecture, Shape};
-    use crate::train::recurrent::Readout;
-    use crate::train::token_wise::Weighting;
     use crate::vocab::Vocabulary;
-
-    fn shape(architecture: Architecture) -> Shape {
-        Shape {
-            architecture,
-            hidden: 16,
-            learned_dim: 4,
-            attention_dim: 0,
-            dropout: 0.0,
-            learned_min_reviews: 1,
-            readout: Readout::Last,
-            bidirectional: false,
-            weighting: Weighting::Sum,
-        }
-    }
 
     #[test]
     fn the_next_word_becomes_predictable_and_only_recurrent_models_pretrain() {
@@ -142,7 +126,7 @@ mod tests {
         let learnable = Tensor::ones([5], (Kind::Uint8, tch::Device::Cpu));
         tch::manual_seed(1);
         let vs = nn::VarStore::new(tch::Device::Cpu);
-        let net = SentimentNet::new(&vs.root(), &glove, &learnable, None, shape(Architecture::Gru));
+        let net = SentimentNet::new(&vs.root(), &glove, &learnable, None, Shape::small(Architecture::Gru));
         let before = vs.trainable_variables().iter().map(|t| t.detach().copy()).collect::<Vec<_>>();
         let options = PretrainOptions { epochs: 30, batch_size: 16, learning_rate: 0.01, ..PretrainOptions::default() };
         let losses = pretrain(&net, &vs, &examples, &options).unwrap();
@@ -156,7 +140,7 @@ mod tests {
         assert!(changed > 0, "the network's own weights learned");
 
         let vs = nn::VarStore::new(tch::Device::Cpu);
-        let mlp = SentimentNet::new(&vs.root(), &glove, &learnable, None, shape(Architecture::Mlp));
+        let mlp = SentimentNet::new(&vs.root(), &glove, &learnable, None, Shape::small(Architecture::Mlp));
         let error = pretrain(&mlp, &vs, &examples, &options).unwrap_err().to_string();
         assert!(error.contains("only a recurrent model"), "{error}");
     }

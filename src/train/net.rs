@@ -143,6 +143,22 @@ pub struct Shape {
 }
 
 impl Shape {
+    /// A small model without dropout, for unit tests.
+    #[cfg(test)]
+    pub(crate) fn small(architecture: Architecture) -> Self {
+        Self {
+            architecture,
+            hidden: 16,
+            learned_dim: 4,
+            attention_dim: 0,
+            dropout: 0.0,
+            learned_min_reviews: 1,
+            readout: Readout::Last,
+            bidirectional: false,
+            weighting: Weighting::Sum,
+        }
+    }
+
     /// A one-line description of the model for cards and listings.
     pub fn description(&self) -> String {
         let recurrent = |cell: &str| {
@@ -210,8 +226,14 @@ impl SentimentNet {
 
     /// The forward pass over token `ids` `[batch, 100]` and `lengths` `[batch]`.
     pub fn forward(&self, ids: &Tensor, lengths: &Tensor, train: bool) -> NetOutput {
-        let x = self.words.forward(ids).dropout(self.shape.dropout, train);
-        let positions = Tensor::arange(MAX_TOKENS_I64, (Kind::Int64, ids.device())).unsqueeze(0);
+        self.forward_vectors(&self.words.forward(ids), lengths, train)
+    }
+
+    /// The forward pass over the word vectors `x` `[batch, 100, dim]` of token ids (as
+    /// [`WordVectors::forward`] looks them up, before dropout), so that training can move them.
+    pub fn forward_vectors(&self, x: &Tensor, lengths: &Tensor, train: bool) -> NetOutput {
+        let x = x.dropout(self.shape.dropout, train);
+        let positions = Tensor::arange(MAX_TOKENS_I64, (Kind::Int64, x.device())).unsqueeze(0);
         let mask = positions.lt_tensor(&lengths.unsqueeze(1)).to_kind(Kind::Float);
         self.net.forward(&x, lengths, &mask, train)
     }
@@ -227,7 +249,8 @@ impl SentimentNet {
         self.net.state_width()
     }
 
-    /// The word-vector part, for writing the shared GloVe file.
+    /// The word-vector part: it writes the shared GloVe file, and looks up the vectors that
+    /// [`SentimentNet::forward_vectors`] reads.
     pub fn word_vectors(&self) -> &WordVectors {
         &self.words
     }

@@ -681,6 +681,13 @@ fn changes_from_seed(job: &Job) -> Vec<String> {
             o.weight_average
         ));
     }
+    if o.adversarial > 0.0 {
+        changes.push(format!(
+            "adversarial training (Miyato et al. 2017): every step also learns each review with its word vectors \
+             moved by an L2 norm of {} in the direction that raises its loss most",
+            o.adversarial
+        ));
+    }
     if o.learning_rate_decay != 1.0 {
         changes.push(format!("learning rate multiplied by {} after every epoch", o.learning_rate_decay));
     }

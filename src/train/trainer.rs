@@ -41,6 +41,11 @@ pub struct Options {
     /// What the examples that the teacher labeled learn from it.
     #[serde(default)]
     pub distillation_loss: DistillationLoss,
+    /// Adversarial training (Miyato et al. 2017): every step also learns each review with its
+    /// word vectors moved by this L2 norm, over the whole review, in the direction that raises
+    /// its loss the most (0: off).
+    #[serde(default)]
+    pub adversarial: f64,
 }
 
 /// How a student learns the teacher's P(positive) `p` for the reviews the teacher labeled. The
@@ -173,6 +178,26 @@ pub fn loss(net: &SentimentNet, batch: &Examples, distillation: DistillationLoss
     objective(&net.forward(&batch.ids, &batch.lengths, train).logit, batch, distillation)
 }
 
+/// The loss that a training step minimises on `batch`: [`loss`], plus with
+/// [`Options::adversarial`] the same loss on adversarially moved word vectors.
+fn training_loss(net: &SentimentNet, batch: &Examples, options: &Options) -> Tensor {
+    if options.adversarial <= 0.0 {
+        return loss(net, batch, options.distillation_loss, true);
+    }
+    let mut x = net.word_vectors().forward(&batch.ids);
+    if !x.requires_grad() {
+        // GloVe alone: the vectors are constants, but their gradient is still needed.
+        x = x.detach().set_requires_grad(true);
+    }
+    let objective_at =
+        |x: &Tensor| objective(&net.forward_vectors(x, &batch.lengths, true).logit, batch, options.distillation_loss);
+    let clean = objective_at(&x);
+    let gradient = Tensor::run_backward(&[&clean], &[&x], true, false).remove(0);
+    let norm = gradient.square().sum_dim_intlist([1, 2].as_slice(), true, Kind::Float).sqrt().clamp_min(1e-12);
+    let push = (gradient / norm * options.adversarial).detach();
+    clean + objective_at(&(x + push))
+}
+
 /// The mean loss of `logit` (one per example of `batch`): binary cross-entropy against each
 /// target (P(positive), hard or soft), except that with [`DistillationLoss::LogitSquaredError`]
 /// the teacher's targets are learned as logits.
@@ -232,7 +257,7 @@ pub fn fit(
         let (mut total, mut steps) = (0.0, 0);
         for start in (0..train.len()).step_by(options.batch_size as usize) {
             let n = options.batch_size.min(train.len() - start);
-            let loss = loss(net, &train.rows(&order.narrow(0, start, n)), options.distillation_loss, true);
+            let loss = training_loss(net, &train.rows(&order.narrow(0, start, n)), options);
             optimizer.zero_grad();
             loss.backward();
             if options.clip_norm > 0.0 {
@@ -361,6 +386,7 @@ fn restore(vs: &nn::VarStore, weights: &HashMap<String, Tensor>) {
 mod tests {
     use super::*;
     use crate::encoding::EncodedBatch;
+    use crate::train::net::{Architecture, Shape};
 
     fn words(n: usize) -> String {
         (0..n).map(|i| if i % 2 == 0 { "good" } else { "film" }).collect::<Vec<_>>().join(" ")
@@ -406,6 +432,37 @@ mod tests {
         assert!((value(DistillationLoss::LogitSquaredError) - (ln2 + 4.0) / 2.0).abs() < 1e-5);
         // Cross-entropy at logit 0 is ln 2 against any target.
         assert!((value(DistillationLoss::CrossEntropy) - ln2).abs() < 1e-5);
+    }
+
+    #[test]
+    fn the_adversarial_push_adds_a_higher_loss_with_or_without_learned_dimensions() {
+        let vocab = Vocabulary::from_words(["good", "bad"].map(String::from).to_vec()).unwrap();
+        let texts = ["good good bad", "bad bad good"].map(String::from);
+        let batch = Examples::soft(&vocab, &texts, &[1.0, 0.0], 1);
+        let glove = Tensor::randn([3, 3], (Kind::Float, tch::Device::Cpu));
+        let learnable = Tensor::ones([3], (Kind::Uint8, tch::Device::Cpu));
+        for learned_dim in [0, 4] {
+            tch::manual_seed(1);
+            let vs = nn::VarStore::new(tch::Device::Cpu);
+            let shape = Shape { learned_dim, ..Shape::small(Architecture::Mlp) };
+            let net = SentimentNet::new(&vs.root(), &glove, &learnable, None, shape);
+            let options = |adversarial| Options {
+                batch_size: 2,
+                learning_rate: 1e-3,
+                learning_rate_decay: 1.0,
+                max_epochs: 1,
+                patience: 1,
+                clip_norm: 0.0,
+                seed: 1,
+                weight_average: 0.0,
+                distillation_loss: DistillationLoss::CrossEntropy,
+                adversarial,
+            };
+            let clean = loss(&net, &batch, DistillationLoss::CrossEntropy, true).double_value(&[]);
+            assert_eq!(training_loss(&net, &batch, &options(0.0)).double_value(&[]), clean, "off: the plain loss");
+            let pushed = training_loss(&net, &batch, &options(0.5)).double_value(&[]) - clean;
+            assert!(pushed > clean, "learned {learned_dim}: the pushed loss {pushed} is above the clean {clean}");
+        }
     }
 
     #[test]
