@@ -1,11 +1,11 @@
 //! Sentiment of movie reviews with the five GloVe models of the IMDB exercise.
 //!
 //! The scoring core: the exercise's [`text`] pipeline, the shared [`vocab`], [`encoding`] of
-//! reviews into model inputs, the ONNX [`model`] running on ONNX Runtime ([`runtime`]), review
-//! files in and out ([`io`]: Parquet, CSV, NDJSON), the file [`scoring`] loop, the [`metrics`],
-//! model [`card`]s and labeled [`data`]. The SQL functions are in `sql` (feature
-//! `sql`), their Ballista cluster in `cluster` (feature `cluster`), the trainer in `train`
-//! (feature `train`).
+//! reviews into model inputs, the ONNX [`model`] running on ONNX Runtime ([`runtime`]) with its
+//! graph [`pruning`] to what a call reads, review files in and out ([`io`]: Parquet, CSV, NDJSON),
+//! the file [`scoring`] loop, the [`metrics`], model [`card`]s and labeled [`data`]. The SQL
+//! functions are in `sql` (feature `sql`), their Ballista cluster in `cluster` (feature
+//! `cluster`), the trainer in `train` (feature `train`).
 
 pub mod batch;
 pub mod card;
@@ -24,6 +24,7 @@ pub mod metrics;
 pub mod model;
 pub mod ngrams;
 pub mod provenance;
+pub mod pruning;
 pub mod runtime;
 pub mod scoring;
 #[cfg(feature = "sql")]

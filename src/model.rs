@@ -11,9 +11,9 @@
 //! `models/README.md`.
 
 use std::ops::Range;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard, OnceLock};
 
 use rayon::prelude::*;
 
@@ -69,10 +69,16 @@ pub const SIDE_BY_SIDE_MODELS: [&str; 4] = ["rnn", "gru", "attention", "ngram"];
 /// One ONNX model: a pool of ONNX Runtime sessions shared by every caller. A model of
 /// [`SIDE_BY_SIDE_MODELS`] on the CPU gets one single-threaded session per thread, and a batch's
 /// chunks run on them side by side; any other model gets one session whose intra-op threads are
-/// all the threads. Each session runs one call at a time.
+/// all the threads. Each session runs one call at a time. Scoring runs the graph pruned to
+/// [`OUTPUT_PROBABILITY`] ([`crate::pruning`]) where that leaves nodes out; the whole graph's
+/// pool, for explaining, is then opened on first use.
 #[derive(Debug)]
 pub struct SentimentModel {
-    sessions: Vec<Mutex<Session>>,
+    /// Sessions of the whole graph, which computes every output.
+    whole: OnceLock<Vec<Mutex<Session>>>,
+    /// Sessions of the graph pruned to [`OUTPUT_PROBABILITY`], when pruning leaves nodes out.
+    scoring: Option<Vec<Mutex<Session>>>,
+    pool: Pool,
     encoder: Encoder,
     input: &'static str,
     outputs: Vec<String>,
@@ -116,7 +122,7 @@ impl SentimentModel {
         crate::runtime::environment()?;
         let provider = provider.resolve()?;
         let threads = threads.max(1);
-        let first = open_session(path, threads, provider)?;
+        let first = open_session(path, None, threads, provider)?;
         let metadata = first.metadata().ok();
         let contract = metadata.as_ref().and_then(|m| m.custom(METADATA_CONTRACT_VERSION));
         let expected = encoder.contract_version();
@@ -152,13 +158,31 @@ impl SentimentModel {
         }
         let architecture = metadata.and_then(|m| m.custom(METADATA_MODEL));
         let side_by_side = architecture.is_some_and(|a| SIDE_BY_SIDE_MODELS.contains(&a.as_str()));
-        let sessions = if side_by_side && provider == Provider::Cpu && threads > 1 {
-            drop(first);
-            (0..threads).map(|_| open_session(path, 1, provider).map(Mutex::new)).collect::<Result<_>>()?
+        let pool = if side_by_side && provider == Provider::Cpu && threads > 1 {
+            Pool { path: path.to_owned(), sessions: threads, threads: 1, provider }
         } else {
-            vec![Mutex::new(first)]
+            Pool { path: path.to_owned(), sessions: 1, threads, provider }
         };
-        Ok(Self { sessions, encoder, input, outputs, provider })
+        let bytes = std::fs::read(path).with_context(|| format!("cannot read model {}", path.display()))?;
+        let pruned = crate::pruning::keep_outputs(&bytes, &[OUTPUT_PROBABILITY])
+            .with_context(|| format!("cannot prune model {}", path.display()))?;
+        let whole = OnceLock::new();
+        let scoring = match pruned {
+            Some(pruned) => {
+                drop(first);
+                Some(pool.open(Some(&pruned))?)
+            }
+            None if pool.sessions == 1 => {
+                let _ = whole.set(vec![Mutex::new(first)]);
+                None
+            }
+            None => {
+                drop(first);
+                let _ = whole.set(pool.open(None)?);
+                None
+            }
+        };
+        Ok(Self { whole, scoring, pool, encoder, input, outputs, provider })
     }
 
     /// The name of the model's ids input: [`INPUT_TOKEN_IDS`] or [`INPUT_NGRAM_IDS`].
@@ -183,7 +207,21 @@ impl SentimentModel {
 
     /// How many sessions run side by side.
     pub fn sessions(&self) -> usize {
-        self.sessions.len()
+        self.pool.sessions
+    }
+
+    /// The sessions that compute the `wanted` outputs: the pruned graph's when scoring reads only
+    /// [`OUTPUT_PROBABILITY`], otherwise the whole graph's (opened here on first use).
+    fn sessions_for(&self, wanted: &[&str]) -> Result<&[Mutex<Session>]> {
+        if let (Some(scoring), [OUTPUT_PROBABILITY]) = (&self.scoring, wanted) {
+            return Ok(scoring);
+        }
+        if let Some(whole) = self.whole.get() {
+            return Ok(whole);
+        }
+        // Two callers may both open it; the one stored first is kept.
+        let _ = self.whole.set(self.pool.open(None)?);
+        Ok(self.whole.get().expect("just set"))
     }
 
     /// The names of the model's outputs.
@@ -294,7 +332,7 @@ impl SentimentModel {
             let selector = wanted.iter().fold(OutputSelector::no_default(), |selector, name| selector.with(*name));
             Ok(RunOptions::new()?.with_outputs(selector))
         };
-        let outputs: Vec<(usize, Vec<Vec<f32>>)> = match self.sessions.as_slice() {
+        let outputs: Vec<(usize, Vec<Vec<f32>>)> = match self.sessions_for(wanted)? {
             [session] => {
                 let (options, mut session) = (options()?, lock(session));
                 chunks.iter().map(|rows| run(&mut session, &options, rows)).collect::<Result<_>>()?
@@ -332,8 +370,29 @@ fn lock(session: &Mutex<Session>) -> MutexGuard<'_, Session> {
     session.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// A session on `provider` with `threads` intra-op threads.
-fn open_session(path: &Path, threads: usize, provider: Provider) -> Result<Session> {
+/// How a model's sessions are opened: from which file, how many, with how many intra-op threads
+/// each, on which provider.
+#[derive(Debug)]
+struct Pool {
+    path: PathBuf,
+    sessions: usize,
+    threads: usize,
+    provider: Provider,
+}
+
+impl Pool {
+    /// The sessions of the file's graph, or of `pruned` (that graph cut down, its external data
+    /// still read from beside the file).
+    fn open(&self, pruned: Option<&[u8]>) -> Result<Vec<Mutex<Session>>> {
+        (0..self.sessions)
+            .map(|_| open_session(&self.path, pruned, self.threads, self.provider).map(Mutex::new))
+            .collect()
+    }
+}
+
+/// A session on `provider` with `threads` intra-op threads, of the graph in the file at `path`,
+/// or of `pruned` (that graph cut down, its external data still read from beside the file).
+fn open_session(path: &Path, pruned: Option<&[u8]>, threads: usize, provider: Provider) -> Result<Session> {
     let environment = crate::runtime::environment()?;
     (|| -> Result<Session> {
         // Batch shapes vary, so ONNX Runtime's memory-pattern planning would only hold memory.
@@ -351,10 +410,25 @@ fn open_session(path: &Path, threads: usize, provider: Provider) -> Result<Sessi
                 .with_execution_providers([ort::ep::CUDA::default().build().error_on_failure()])
                 .map_err(ort::Error::<()>::from)?;
         }
-        Ok(builder.commit_from_file(path)?)
+        match pruned {
+            None => Ok(builder.commit_from_file(path)?),
+            Some(bytes) => {
+                // Where ONNX Runtime looks for the file's own external data: beside the file that a
+                // link to it names, and nowhere outside that folder.
+                let file = std::fs::canonicalize(path)?;
+                let folder = file.parent().unwrap_or(Path::new("/"));
+                Ok(builder
+                    .with_config_entry(EXTERNAL_DATA_FOLDER, folder.to_string_lossy())
+                    .map_err(ort::Error::<()>::from)?
+                    .commit_from_memory(bytes)?)
+            }
+        }
     })()
     .with_context(|| format!("cannot load model {}", path.display()))
 }
+
+/// ONNX Runtime's session setting for where a model given as bytes finds its external data.
+const EXTERNAL_DATA_FOLDER: &str = "session.model_external_initializers_file_folder_path";
 
 /// One model call's inputs: the ids matrix `[rows, width]` under the input's name, and lengths.
 struct Input<'a> {

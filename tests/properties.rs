@@ -187,6 +187,25 @@ fn model_names_in_sql_cannot_reach_files() {
 }
 
 #[test]
+fn scoring_runs_the_graph_pruned_to_the_probability_with_the_whole_graphs_scores() {
+    use sentiment::model::{OUTPUT_PROBABILITY, OUTPUT_TOKEN_SCORES};
+    let texts = sentiment::data::LabeledReviews::load(&common::imdb("test"), "review", None).unwrap().head(300).texts;
+    let catalog = Catalog::open(&common::repo().join("models"), 2, Provider::Cpu).unwrap();
+    for model in ["rnn", "gru", "mlp", "weighted-mlp", "attention"] {
+        let file = std::fs::read(common::repo().join("models").join(format!("{model}.onnx"))).unwrap();
+        let pruned = sentiment::pruning::keep_outputs(&file, &[OUTPUT_PROBABILITY]).unwrap();
+        if matches!(model, "rnn" | "gru") {
+            assert!(pruned.is_some(), "{model}: the per-word head is left out of scoring");
+        }
+        let model = catalog.model(model).unwrap();
+        let batch = model.encode(&texts);
+        let scored = model.probabilities(&batch).unwrap();
+        let whole = model.outputs_for(&batch, &[OUTPUT_PROBABILITY, OUTPUT_TOKEN_SCORES]).unwrap().remove(0);
+        assert_eq!(scored, whole, "the pruned graph gives the whole graph's probabilities, bit for bit");
+    }
+}
+
+#[test]
 fn pooled_models_spend_threads_on_sessions_side_by_side_with_the_same_scores() {
     let texts = sentiment::data::LabeledReviews::load(&common::imdb("test"), "review", None).unwrap().head(600).texts;
     let one = Catalog::open(&common::repo().join("models"), 1, Provider::Cpu).unwrap();
