@@ -56,6 +56,14 @@ pub const METADATA_NGRAM_BUCKETS: &str = "ngram_buckets";
 /// attention model much faster, in far less memory (docs/performance.md).
 pub const MAX_ROWS_PER_RUN: usize = 128;
 
+/// Most reviews in one call of the [`SMALL_CALL_MODELS`] on the CPU: their intermediate tensors
+/// per review are the largest, and calls of 32 rows ran them 1.2× as fast as calls of 128 on the
+/// 2-core AMD EPYC, where the other models were as fast or faster with 128 (docs/performance.md).
+pub const SMALL_CALL_ROWS_PER_RUN: usize = 32;
+
+/// The architectures that run on the CPU in calls of [`SMALL_CALL_ROWS_PER_RUN`] rows.
+pub const SMALL_CALL_MODELS: [&str; 2] = ["gru", "attention"];
+
 /// Metadata key of the exported file that names its architecture (`rnn`, `gru`, ...).
 pub const METADATA_MODEL: &str = "model";
 
@@ -79,6 +87,8 @@ pub struct SentimentModel {
     /// Sessions of the graph pruned to [`OUTPUT_PROBABILITY`], when pruning leaves nodes out.
     scoring: Option<Vec<Mutex<Session>>>,
     pool: Pool,
+    /// Most reviews in one call: [`MAX_ROWS_PER_RUN`] or [`SMALL_CALL_ROWS_PER_RUN`].
+    rows_per_run: usize,
     encoder: Encoder,
     input: &'static str,
     outputs: Vec<String>,
@@ -157,7 +167,10 @@ impl SentimentModel {
             );
         }
         let architecture = metadata.and_then(|m| m.custom(METADATA_MODEL));
-        let side_by_side = architecture.is_some_and(|a| SIDE_BY_SIDE_MODELS.contains(&a.as_str()));
+        let one_of = |models: &[&str]| architecture.as_deref().is_some_and(|a| models.contains(&a));
+        let (side_by_side, small_calls) = (one_of(&SIDE_BY_SIDE_MODELS), one_of(&SMALL_CALL_MODELS));
+        let rows_per_run =
+            if small_calls && provider == Provider::Cpu { SMALL_CALL_ROWS_PER_RUN } else { MAX_ROWS_PER_RUN };
         let pool = if side_by_side && provider == Provider::Cpu && threads > 1 {
             Pool { path: path.to_owned(), sessions: threads, threads: 1, provider }
         } else {
@@ -182,7 +195,7 @@ impl SentimentModel {
                 None
             }
         };
-        Ok(Self { whole, scoring, pool, encoder, input, outputs, provider })
+        Ok(Self { whole, scoring, pool, rows_per_run, encoder, input, outputs, provider })
     }
 
     /// The name of the model's ids input: [`INPUT_TOKEN_IDS`] or [`INPUT_NGRAM_IDS`].
@@ -305,7 +318,7 @@ impl SentimentModel {
         Ok(out)
     }
 
-    /// Runs the model on the batch in chunks of at most [`MAX_ROWS_PER_RUN`] rows and hands
+    /// Runs the model on the batch in chunks of at most `rows_per_run` rows and hands
     /// `take` each chunk's rows, the width of its ids matrix ([`EncodedBatch::matrix`]) and its
     /// requested float outputs, chunk by chunk in order. A single session runs every
     /// chunk on the calling thread, leaving the cores to its own intra-op threads; a pool's
@@ -319,8 +332,8 @@ impl SentimentModel {
         mut take: impl FnMut(Range<usize>, usize, &[&[f32]]),
     ) -> Result<()> {
         let chunks: Vec<Range<usize>> = (0..batch.len())
-            .step_by(MAX_ROWS_PER_RUN)
-            .map(|start| start..batch.len().min(start + MAX_ROWS_PER_RUN))
+            .step_by(self.rows_per_run)
+            .map(|start| start..batch.len().min(start + self.rows_per_run))
             .collect();
         let run = |session: &mut Session, options: &RunOptions<HasSelectedOutputs>, rows: &Range<usize>| {
             let (ids, width) = batch.matrix(rows.clone());
