@@ -10,6 +10,7 @@
 //! `token_weights` `[batch, n]` (1, and 0 for padding). The full description is
 //! `models/README.md`.
 
+use std::collections::HashSet;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -18,6 +19,7 @@ use std::sync::{Mutex, MutexGuard, OnceLock};
 use rayon::prelude::*;
 
 use anyhow::{Context, Result, bail};
+use onnx_protobuf::{Message, ModelProto};
 use ort::session::{HasSelectedOutputs, OutputSelector, RunOptions, Session};
 use ort::value::TensorRef;
 
@@ -132,9 +134,13 @@ impl SentimentModel {
         crate::runtime::environment()?;
         let provider = provider.resolve()?;
         let threads = threads.max(1);
-        let first = open_session(path, None, threads, provider)?;
-        let metadata = first.metadata().ok();
-        let contract = metadata.as_ref().and_then(|m| m.custom(METADATA_CONTRACT_VERSION));
+        // The file is read once: its contract is checked on the decoded graph before any session
+        // is built, and every session is opened from these bytes.
+        let bytes = std::fs::read(path).with_context(|| format!("cannot read model {}", path.display()))?;
+        let model = ModelProto::parse_from_bytes(&bytes)
+            .with_context(|| format!("cannot load model {}: it is not an ONNX model", path.display()))?;
+        let metadata = |key: &str| model.metadata_props.iter().find(|p| p.key == key).map(|p| p.value.clone());
+        let contract = metadata(METADATA_CONTRACT_VERSION);
         let expected = encoder.contract_version();
         if contract.as_deref() != Some(expected.to_string().as_str()) {
             bail!(
@@ -146,7 +152,7 @@ impl SentimentModel {
             );
         }
         if let Encoder::Ngrams(hashing) = &encoder {
-            let buckets = metadata.as_ref().and_then(|m| m.custom(METADATA_NGRAM_BUCKETS));
+            let buckets = metadata(METADATA_NGRAM_BUCKETS);
             if buckets.as_deref() != Some(hashing.buckets().to_string().as_str()) {
                 bail!(
                     "model {} hashes n-grams into {} buckets, but was loaded for {}",
@@ -157,8 +163,12 @@ impl SentimentModel {
             }
         }
         let input = if expected == WORDS_CONTRACT { INPUT_TOKEN_IDS } else { INPUT_NGRAM_IDS };
-        let inputs: Vec<&str> = first.inputs().iter().map(|i| i.name()).collect();
-        let outputs: Vec<String> = first.outputs().iter().map(|o| o.name().to_owned()).collect();
+        let graph = model.graph.get_or_default();
+        // Files of ONNX's IR before version 4 also list their weights among the graph's inputs.
+        let weights: HashSet<&str> = graph.initializer.iter().map(|w| w.name.as_str()).collect();
+        let inputs: Vec<&str> =
+            graph.input.iter().map(|i| i.name.as_str()).filter(|name| !weights.contains(name)).collect();
+        let outputs: Vec<String> = graph.output.iter().map(|o| o.name.clone()).collect();
         if inputs != [input, INPUT_LENGTHS] || !outputs.iter().any(|o| o == OUTPUT_PROBABILITY) {
             bail!(
                 "model {} does not follow contract {expected}: inputs {inputs:?} (expected [{input:?}, {INPUT_LENGTHS:?}]), \
@@ -166,32 +176,25 @@ impl SentimentModel {
                 path.display()
             );
         }
-        let architecture = metadata.and_then(|m| m.custom(METADATA_MODEL));
+        let architecture = metadata(METADATA_MODEL);
         let one_of = |models: &[&str]| architecture.as_deref().is_some_and(|a| models.contains(&a));
         let (side_by_side, small_calls) = (one_of(&SIDE_BY_SIDE_MODELS), one_of(&SMALL_CALL_MODELS));
         let rows_per_run =
             if small_calls && provider == Provider::Cpu { SMALL_CALL_ROWS_PER_RUN } else { MAX_ROWS_PER_RUN };
-        let pool = if side_by_side && provider == Provider::Cpu && threads > 1 {
-            Pool { path: path.to_owned(), sessions: threads, threads: 1, provider }
-        } else {
-            Pool { path: path.to_owned(), sessions: 1, threads, provider }
-        };
-        let bytes = std::fs::read(path).with_context(|| format!("cannot read model {}", path.display()))?;
-        let pruned = crate::pruning::keep_outputs(&bytes, &[OUTPUT_PROBABILITY])
+        let (sessions, session_threads) =
+            if side_by_side && provider == Provider::Cpu && threads > 1 { (threads, 1) } else { (1, threads) };
+        // Where ONNX Runtime looks for the file's external data: beside the file that a link to it
+        // names, and nowhere outside that folder.
+        let file = std::fs::canonicalize(path).with_context(|| format!("cannot read model {}", path.display()))?;
+        let folder = file.parent().unwrap_or(Path::new("/")).to_owned();
+        let pruned = crate::pruning::keep_outputs(model, &[OUTPUT_PROBABILITY])
             .with_context(|| format!("cannot prune model {}", path.display()))?;
+        let pool = Pool { path: path.to_owned(), folder, model: bytes, sessions, threads: session_threads, provider };
         let whole = OnceLock::new();
         let scoring = match pruned {
-            Some(pruned) => {
-                drop(first);
-                Some(pool.open(Some(&pruned))?)
-            }
-            None if pool.sessions == 1 => {
-                let _ = whole.set(vec![Mutex::new(first)]);
-                None
-            }
+            Some(pruned) => Some(pool.open(&pruned)?),
             None => {
-                drop(first);
-                let _ = whole.set(pool.open(None)?);
+                let _ = whole.set(pool.open(&pool.model)?);
                 None
             }
         };
@@ -233,7 +236,7 @@ impl SentimentModel {
             return Ok(whole);
         }
         // Two callers may both open it; the one stored first is kept.
-        let _ = self.whole.set(self.pool.open(None)?);
+        let _ = self.whole.set(self.pool.open(&self.pool.model)?);
         Ok(self.whole.get().expect("just set"))
     }
 
@@ -383,61 +386,50 @@ fn lock(session: &Mutex<Session>) -> MutexGuard<'_, Session> {
     session.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// How a model's sessions are opened: from which file, how many, with how many intra-op threads
-/// each, on which provider.
+/// How a model's sessions are opened: the whole graph's bytes, read once from the file at `path`
+/// (named in errors) whose external data lies in `folder`, and how many sessions, with how many
+/// intra-op threads each, on which provider.
 #[derive(Debug)]
 struct Pool {
     path: PathBuf,
+    folder: PathBuf,
+    model: Vec<u8>,
     sessions: usize,
     threads: usize,
     provider: Provider,
 }
 
 impl Pool {
-    /// The sessions of the file's graph, or of `pruned` (that graph cut down, its external data
-    /// still read from beside the file).
-    fn open(&self, pruned: Option<&[u8]>) -> Result<Vec<Mutex<Session>>> {
-        (0..self.sessions)
-            .map(|_| open_session(&self.path, pruned, self.threads, self.provider).map(Mutex::new))
-            .collect()
+    /// The sessions of `graph`: the file's whole graph ([`Pool::model`]) or that graph cut down.
+    fn open(&self, graph: &[u8]) -> Result<Vec<Mutex<Session>>> {
+        (0..self.sessions).map(|_| self.open_session(graph).map(Mutex::new)).collect()
     }
-}
 
-/// A session on `provider` with `threads` intra-op threads, of the graph in the file at `path`,
-/// or of `pruned` (that graph cut down, its external data still read from beside the file).
-fn open_session(path: &Path, pruned: Option<&[u8]>, threads: usize, provider: Provider) -> Result<Session> {
-    let environment = crate::runtime::environment()?;
-    (|| -> Result<Session> {
-        // Batch shapes vary, so ONNX Runtime's memory-pattern planning would only hold memory.
-        // Idle intra-op threads sleep instead of spinning: between runs the cores belong to
-        // tokenising, decoding and writing, which in SQL run beside the model calls.
-        let mut builder = Session::builder(environment)?
-            .with_intra_threads(threads)
-            .map_err(ort::Error::<()>::from)?
-            .with_intra_op_spinning(false)
-            .map_err(ort::Error::<()>::from)?
-            .with_memory_pattern(false)
-            .map_err(ort::Error::<()>::from)?;
-        if provider == Provider::Cuda {
-            builder = builder
-                .with_execution_providers([ort::ep::CUDA::default().build().error_on_failure()])
+    /// One session of `graph`, its external data read from the pool's folder.
+    fn open_session(&self, graph: &[u8]) -> Result<Session> {
+        let environment = crate::runtime::environment()?;
+        (|| -> Result<Session> {
+            // Batch shapes vary, so ONNX Runtime's memory-pattern planning would only hold memory.
+            // Idle intra-op threads sleep instead of spinning: between runs the cores belong to
+            // tokenising, decoding and writing, which in SQL run beside the model calls.
+            let mut builder = Session::builder(environment)?
+                .with_intra_threads(self.threads)
+                .map_err(ort::Error::<()>::from)?
+                .with_intra_op_spinning(false)
+                .map_err(ort::Error::<()>::from)?
+                .with_memory_pattern(false)
+                .map_err(ort::Error::<()>::from)?
+                .with_config_entry(EXTERNAL_DATA_FOLDER, self.folder.to_string_lossy())
                 .map_err(ort::Error::<()>::from)?;
-        }
-        match pruned {
-            None => Ok(builder.commit_from_file(path)?),
-            Some(bytes) => {
-                // Where ONNX Runtime looks for the file's own external data: beside the file that a
-                // link to it names, and nowhere outside that folder.
-                let file = std::fs::canonicalize(path)?;
-                let folder = file.parent().unwrap_or(Path::new("/"));
-                Ok(builder
-                    .with_config_entry(EXTERNAL_DATA_FOLDER, folder.to_string_lossy())
-                    .map_err(ort::Error::<()>::from)?
-                    .commit_from_memory(bytes)?)
+            if self.provider == Provider::Cuda {
+                builder = builder
+                    .with_execution_providers([ort::ep::CUDA::default().build().error_on_failure()])
+                    .map_err(ort::Error::<()>::from)?;
             }
-        }
-    })()
-    .with_context(|| format!("cannot load model {}", path.display()))
+            Ok(builder.commit_from_memory(graph)?)
+        })()
+        .with_context(|| format!("cannot load model {}", self.path.display()))
+    }
 }
 
 /// ONNX Runtime's session setting for where a model given as bytes finds its external data.

@@ -12,12 +12,10 @@ use std::collections::HashSet;
 use anyhow::{Context, Result};
 use onnx_protobuf::{Message, ModelProto};
 
-/// The ONNX `model` (its serialized bytes) with only the graph outputs named in `keep`, the
-/// nodes that compute them and the initializers those nodes read; `None` when every node is
-/// needed, or when the graph has subgraphs (`If`, `Loop`, `Scan`), whose inner nodes may read
-/// any value.
-pub fn keep_outputs(model: &[u8], keep: &[&str]) -> Result<Option<Vec<u8>>> {
-    let mut model = ModelProto::parse_from_bytes(model).context("cannot decode the ONNX model")?;
+/// The ONNX `model` with only the graph outputs named in `keep`, the nodes that compute them and
+/// the initializers those nodes read, serialized; `None` when every node is needed, or when the
+/// graph has subgraphs (`If`, `Loop`, `Scan`), whose inner nodes may read any value.
+pub fn keep_outputs(mut model: ModelProto, keep: &[&str]) -> Result<Option<Vec<u8>>> {
     let graph = model.graph.mut_or_insert_default();
     if graph.node.iter().flat_map(|node| &node.attribute).any(|a| a.g.is_some() || !a.graphs.is_empty()) {
         return Ok(None);
@@ -80,13 +78,12 @@ mod tests {
 
     #[test]
     fn only_what_the_kept_outputs_need_stays() {
-        let bytes = two_heads().write_to_bytes().unwrap();
-        let pruned = keep_outputs(&bytes, &["p"]).unwrap().expect("a node is left out");
+        let pruned = keep_outputs(two_heads(), &["p"]).unwrap().expect("a node is left out");
         let graph = ModelProto::parse_from_bytes(&pruned).unwrap().graph.unwrap();
         assert_eq!(graph.output.iter().map(|o| o.name.as_str()).collect::<Vec<_>>(), ["p"]);
         assert_eq!(graph.node.iter().map(|n| n.op_type.as_str()).collect::<Vec<_>>(), ["Relu", "Sigmoid"]);
         assert!(graph.initializer.is_empty(), "the weight only the dropped head read is dropped");
-        assert_eq!(keep_outputs(&bytes, &["p", "s"]).unwrap(), None, "every node is needed");
+        assert_eq!(keep_outputs(two_heads(), &["p", "s"]).unwrap(), None, "every node is needed");
     }
 
     #[test]
@@ -96,12 +93,6 @@ mod tests {
         let mut branch = onnx_protobuf::AttributeProto::new();
         branch.g = Some(GraphProto::new()).into();
         graph.node[1].attribute.push(branch);
-        assert_eq!(keep_outputs(&model.write_to_bytes().unwrap(), &["p"]).unwrap(), None);
-    }
-
-    #[test]
-    fn bytes_that_are_not_a_model_are_refused() {
-        let error = keep_outputs(b"\xff\xff\xff", &["p"]).unwrap_err().to_string();
-        assert!(error.contains("cannot decode the ONNX model"), "{error}");
+        assert_eq!(keep_outputs(model, &["p"]).unwrap(), None);
     }
 }
