@@ -41,7 +41,8 @@ pub struct RuntimeOptions {
     /// Where the models run: cpu, cuda, or auto (CUDA when available).
     #[arg(long, value_enum, default_value_t = Provider::Cpu)]
     pub provider: Provider,
-    /// Cores to use for tokenising, query partitions and ONNX Runtime [default: all cores].
+    /// Cores to use for tokenising, query partitions and ONNX Runtime (`score` also decodes and
+    /// writes its files on a thread each beside them) [default: all cores].
     #[arg(long)]
     pub threads: Option<usize>,
 }
