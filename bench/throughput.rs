@@ -1,5 +1,6 @@
 //! The throughput benchmark behind `docs/performance.md`: `bench/run` (or
 //! `cargo bench --bench throughput -- [--quick] [--models gru,mlp] [--chart PATH] [--json PATH]`).
+//! `--from-json PATH` measures nothing: it prints the tables of a run's JSON and draws its chart.
 //!
 //! For each model, on this machine, with the same thread count and the same `.onnx` file:
 //! (a) `scorer score`, Parquet in and out, on IMDB test (25,000 reviews), and on 100,000 and
@@ -45,19 +46,19 @@ use sentiment::io::{FileFormat, Input};
 use sentiment::runtime::Provider;
 use sentiment::scoring::{BATCH_SIZE, Columns, FileScorer};
 use sentiment::vocab::Vocabulary;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 const ALL_MODELS: [&str; 6] = ["rnn", "gru", "mlp", "weighted-mlp", "attention", "ngram"];
 
 /// One process's run: wall-clock seconds and peak resident memory.
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 struct Run {
     seconds: f64,
     peak_rss_mb: f64,
 }
 
 /// Everything measured for one model.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 struct ModelResult {
     model: String,
     /// (a) on IMDB test, all threads; then with one thread.
@@ -85,7 +86,7 @@ struct ModelResult {
     scorer_one_thread_large: Run,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 struct Report {
     machine: String,
     threads: usize,
@@ -103,10 +104,18 @@ struct Options {
     models: Vec<String>,
     chart: Option<PathBuf>,
     json: Option<PathBuf>,
+    /// A run's JSON to report again instead of measuring.
+    from_json: Option<PathBuf>,
 }
 
 fn options() -> Result<Options> {
-    let mut options = Options { quick: false, models: ALL_MODELS.map(String::from).to_vec(), chart: None, json: None };
+    let mut options = Options {
+        quick: false,
+        models: ALL_MODELS.map(String::from).to_vec(),
+        chart: None,
+        json: None,
+        from_json: None,
+    };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -116,8 +125,9 @@ fn options() -> Result<Options> {
             }
             "--chart" => options.chart = Some(args.next().context("--chart PATH")?.into()),
             "--json" => options.json = Some(args.next().context("--json PATH")?.into()),
+            "--from-json" => options.from_json = Some(args.next().context("--from-json PATH")?.into()),
             "--bench" => {} // Added by `cargo bench`.
-            other => bail!("unknown argument {other:?}; expected --quick, --models, --chart, --json"),
+            other => bail!("unknown argument {other:?}; expected --quick, --models, --chart, --json, --from-json"),
         }
     }
     Ok(options)
@@ -130,6 +140,26 @@ fn repo() -> &'static Path {
 
 fn main() -> Result<()> {
     let options = options()?;
+    let report = match &options.from_json {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+            serde_json::from_str(&text)
+                .with_context(|| format!("{} is not a report of this benchmark", path.display()))?
+        }
+        None => measure_all(&options)?,
+    };
+    print_report(&report);
+    if let Some(path) = &options.json {
+        std::fs::write(path, serde_json::to_string_pretty(&report)?)?;
+    }
+    if let Some(path) = &options.chart {
+        chart(&report, path)?;
+    }
+    Ok(())
+}
+
+/// Runs every measurement of the module's list for the chosen models.
+fn measure_all(options: &Options) -> Result<Report> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let machine = sentiment::machine::describe();
     let work = tempfile::tempdir()?;
@@ -216,7 +246,7 @@ fn main() -> Result<()> {
     for ((_, seconds), (_, input)) in floor_large.iter_mut().zip(&large) {
         *seconds = seconds.min(floor.seconds(input, REPEATS)?);
     }
-    let report = Report {
+    Ok(Report {
         machine,
         threads,
         test_reviews: texts.len(),
@@ -225,15 +255,7 @@ fn main() -> Result<()> {
         floor_test_seconds,
         floor_large,
         models,
-    };
-    print_report(&report);
-    if let Some(path) = &options.json {
-        std::fs::write(path, serde_json::to_string_pretty(&report)?)?;
-    }
-    if let Some(path) = &options.chart {
-        chart(&report, path)?;
-    }
-    Ok(())
+    })
 }
 
 /// The release `scorer` built beside this benchmark.
@@ -581,7 +603,8 @@ fn print_report(r: &Report) {
 /// A chart's series: its label, its colour, and the seconds a model took on the test reviews.
 type Series = (&'static str, RGBColor, fn(&ModelResult) -> f64);
 
-/// Grouped bars of reviews/s: (a), (b), (c), (d) and (f) for each model.
+/// Grouped bars of reviews/s: (a), (b), (c), (d) and (f) for each model, on a logarithmic axis
+/// (the folded MLPs' model-only rate is a hundred times the recurrent models' scorer rate).
 fn chart(r: &Report, path: &Path) -> Result<()> {
     let n = r.test_reviews;
     let series: [Series; 5] = [
@@ -591,8 +614,9 @@ fn chart(r: &Report, path: &Path) -> Result<()> {
         ("(d) SQL", MAGENTA, |m| m.sql.seconds),
         ("(f) Flight", CYAN, |m| m.flight_seconds),
     ];
-    let top = r.models.iter().flat_map(|m| series.iter().map(move |(_, _, f)| per_second(n, f(m)))).fold(0.0, f64::max)
-        * 1.15;
+    let rates = || r.models.iter().flat_map(|m| series.iter().map(move |(_, _, f)| per_second(n, f(m))));
+    let top = 10f64.powf(rates().fold(1.0, f64::max).log10().ceil());
+    let bottom = 10f64.powf(rates().fold(f64::INFINITY, f64::min).log10().floor());
     let draw = || -> Result<(), Box<dyn std::error::Error>> {
         let root = BitMapBackend::new(path, (900, 520)).into_drawing_area();
         root.fill(&WHITE)?;
@@ -602,7 +626,7 @@ fn chart(r: &Report, path: &Path) -> Result<()> {
             .margin(16)
             .x_label_area_size(36)
             .y_label_area_size(64)
-            .build_cartesian_2d(0.0..r.models.len() as f64, 0.0..top)?;
+            .build_cartesian_2d(0.0..r.models.len() as f64, (bottom..top).log_scale())?;
         let names: Vec<String> = r.models.iter().map(|m| m.model.clone()).collect();
         chart
             .configure_mesh()
@@ -616,19 +640,29 @@ fn chart(r: &Report, path: &Path) -> Result<()> {
                     String::new()
                 }
             })
+            .y_label_formatter(&|&y| match y {
+                y if y >= 1e6 => format!("{}M", y / 1e6),
+                y if y >= 1e3 => format!("{}k", y / 1e3),
+                y => format!("{y}"),
+            })
             .y_desc("reviews/s")
             .draw()?;
         for (k, (label, color, seconds)) in series.iter().enumerate() {
             let bars = r.models.iter().enumerate().map(|(i, m)| {
                 let x0 = i as f64 + 0.1 + 0.16 * k as f64;
-                Rectangle::new([(x0, 0.0), (x0 + 0.14, per_second(n, seconds(m)))], color.filled())
+                Rectangle::new([(x0, bottom), (x0 + 0.14, per_second(n, seconds(m)))], color.filled())
             });
             chart
                 .draw_series(bars)?
                 .label(*label)
                 .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], color.filled()));
         }
-        chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw()?;
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperLeft)
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .draw()?;
         root.draw(&Text::new(r.machine.clone(), (20, 500), ("sans-serif", 13)))?;
         root.present()?;
         Ok(())
