@@ -93,22 +93,30 @@ impl EncodedBatch {
     where
         T: AsTextBytes + Sync,
     {
-        let (rows, has_words): (Vec<Vec<i64>>, Vec<bool>) = texts
+        // Each run of reviews that one thread takes is encoded into vectors of its own, joined
+        // in order at the end, so that no review allocates. A review with a word has an n-gram.
+        let parts: Vec<(Vec<i64>, Vec<i64>)> = texts
             .par_iter()
             .with_min_len(64)
-            .map(|text| {
-                let mut row = Vec::new();
-                let words = hashing.encode_into(text.text_bytes(), &mut row);
-                (row, words > 0)
-            })
-            .unzip();
-        let mut offsets = Vec::with_capacity(rows.len() + 1);
+            .fold(
+                || (Vec::new(), Vec::new()),
+                |(mut ids, mut lengths), text| {
+                    let start = ids.len();
+                    hashing.encode_into(text.text_bytes(), &mut ids);
+                    lengths.push((ids.len() - start) as i64);
+                    (ids, lengths)
+                },
+            )
+            .collect();
+        let ids = parts.iter().flat_map(|(ids, _)| ids).copied().collect();
+        let lengths: Vec<i64> = parts.into_iter().flat_map(|(_, lengths)| lengths).collect();
+        let mut offsets = Vec::with_capacity(lengths.len() + 1);
         offsets.push(0);
-        for row in &rows {
-            offsets.push(offsets.last().copied().unwrap_or_default() + row.len());
+        for &length in &lengths {
+            offsets.push(offsets.last().copied().unwrap_or_default() + length as usize);
         }
-        let lengths = rows.iter().map(|row| row.len() as i64).collect();
-        Self { ids: rows.concat(), lengths, has_words, layout: Layout::Ragged(offsets) }
+        let has_words = lengths.iter().map(|&length| length > 0).collect();
+        Self { ids, lengths, has_words, layout: Layout::Ragged(offsets) }
     }
 
     /// Number of reviews in the batch.

@@ -7,8 +7,9 @@
 //! padding. The model reads each distinct id of the review once (binarised counts), in the order
 //! the n-grams first appear; n-grams that share a bucket share its weight.
 
+use std::cell::RefCell;
+
 use anyhow::{Result, bail};
-use rustc_hash::FxHashSet;
 
 use crate::text::for_each_word;
 
@@ -37,10 +38,16 @@ impl NgramHashing {
 
     /// The id of an n-gram given as its lowercase bytes (`b"not good"`).
     pub fn id(&self, ngram: &[u8]) -> i64 {
-        // FNV-1a, 64 bits: simple enough to reproduce in any language.
-        let hash =
-            ngram.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
-        1 + (hash % u64::from(self.buckets)) as i64
+        self.bucket(fnv1a(FNV_OFFSET_BASIS, ngram))
+    }
+
+    /// The id of an n-gram's FNV-1a-64 hash.
+    fn bucket(&self, hash: u64) -> i64 {
+        let buckets = u64::from(self.buckets);
+        // The same remainder; a mask where it can be, since a division costs as much as hashing
+        // a word.
+        let bucket = if buckets.is_power_of_two() { hash & (buckets - 1) } else { hash % buckets };
+        1 + bucket as i64
     }
 
     /// Appends to `out` the distinct ids of the n-grams of the whole of `text`, in the order they
@@ -63,35 +70,90 @@ impl NgramHashing {
     /// Calls `emit` with each n-gram of `text` whose id no n-gram before it had, and that id;
     /// returns how many words the review has.
     fn for_each_distinct(&self, text: &[u8], mut emit: impl FnMut(&[u8], i64)) -> usize {
-        let mut seen = FxHashSet::default();
-        for_each_ngram(text, |ngram| {
-            let id = self.id(ngram);
-            if seen.insert(id) {
-                emit(ngram, id);
-            }
+        SEEN.with_borrow_mut(|seen| {
+            // Cleared before, not after: a review whose caller panicked leaves no ids behind.
+            seen.clear();
+            for_each_ngram(text, |ngram, hash| {
+                let id = self.bucket(hash);
+                if seen.insert(id) {
+                    emit(ngram, id);
+                }
+            })
         })
     }
 }
 
+thread_local! {
+    /// The ids the review being encoded on this thread has had so far.
+    static SEEN: RefCell<SeenIds> = RefCell::default();
+}
+
+/// A set of ids as one bit per bucket, kept from review to review on a thread: testing and
+/// setting a bit is a fraction of a hash set's insert, and clearing only the bits that were set
+/// leaves it ready for the next review without allocating. It takes a thirty-second of the
+/// memory of the model's own table of one float per bucket (128 KB for 2^20 buckets).
+#[derive(Debug, Default)]
+struct SeenIds {
+    bits: Vec<u64>,
+    set: Vec<i64>,
+}
+
+impl SeenIds {
+    /// Adds `id`; false when it was already in.
+    fn insert(&mut self, id: i64) -> bool {
+        let (word, bit) = (id as usize / 64, 1u64 << (id % 64));
+        if word >= self.bits.len() {
+            self.bits.resize(word + 1, 0);
+        }
+        let had = self.bits[word] & bit != 0;
+        if !had {
+            self.bits[word] |= bit;
+            self.set.push(id);
+        }
+        !had
+    }
+
+    /// Empties the set.
+    fn clear(&mut self) {
+        for &id in &self.set {
+            self.bits[id as usize / 64] = 0;
+        }
+        self.set.clear();
+    }
+}
+
+/// FNV-1a's starting state, the hash of no bytes.
+const FNV_OFFSET_BASIS: u64 = 0xcbf2_9ce4_8422_2325;
+
+/// FNV-1a, 64 bits, continued from `state` over `bytes`: simple enough to reproduce in any
+/// language, and a pair's hash continues from its first word's.
+fn fnv1a(state: u64, bytes: &[u8]) -> u64 {
+    bytes.iter().fold(state, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
+}
+
 /// Calls `emit` with each n-gram of the whole of `text` in reading order, as lowercase bytes (a
-/// word's pair with the word before it just before the word), and returns how many words it has.
-pub fn for_each_ngram(text: &[u8], mut emit: impl FnMut(&[u8])) -> usize {
+/// word's pair with the word before it just before the word), and its FNV-1a-64 hash; returns how
+/// many words it has.
+pub fn for_each_ngram(text: &[u8], mut emit: impl FnMut(&[u8], u64)) -> usize {
     let mut key = Vec::new();
-    let mut previous_len = 0;
+    // The hash of the word before, which is the state its pair's hash continues from.
+    let mut previous: Option<u64> = None;
     for_each_word(text, usize::MAX, |word| {
-        let word_start = if previous_len > 0 {
-            key.push(b' ');
-            previous_len + 1
-        } else {
-            0
+        let word_start = match previous {
+            Some(_) => {
+                key.push(b' ');
+                key.len()
+            }
+            None => 0,
         };
         key.extend(word.iter().map(u8::to_ascii_lowercase));
-        if previous_len > 0 {
-            emit(&key);
+        let hash = fnv1a(FNV_OFFSET_BASIS, &key[word_start..]);
+        if let Some(previous) = previous {
+            emit(&key, fnv1a(previous, &key[word_start - 1..]));
         }
-        emit(&key[word_start..]);
+        emit(&key[word_start..], hash);
         key.drain(..word_start);
-        previous_len = key.len();
+        previous = Some(hash);
     })
 }
 
@@ -105,7 +167,10 @@ mod tests {
         // The exercise's rules apply: the single letter between words is dropped, so "good" and
         // "movie" become neighbours; the whole review is read, past any 100-word cut.
         let long = format!("{}Not good, a MOVIE!", "word ".repeat(300));
-        let words = for_each_ngram(long.as_bytes(), |n| ngrams.push(String::from_utf8(n.to_vec()).unwrap()));
+        let words = for_each_ngram(long.as_bytes(), |n, hash| {
+            assert_eq!(hash, fnv1a(FNV_OFFSET_BASIS, n), "{:?}: a pair's hash continues from its first word's", n);
+            ngrams.push(String::from_utf8(n.to_vec()).unwrap())
+        });
         assert_eq!(words, 303);
         assert_eq!(ngrams[ngrams.len() - 5..], ["word not", "not", "not good", "good", "good movie", "movie"][1..]);
     }
@@ -115,6 +180,7 @@ mod tests {
         let hashing = NgramHashing::new(1 << 20).unwrap();
         // FNV-1a-64 of "a" is 0xaf63dc4c8601ec8c.
         assert_eq!(hashing.id(b"a"), 1 + (0xaf63_dc4c_8601_ec8c_u64 % (1 << 20)) as i64);
+        assert_eq!(NgramHashing::new(1000).unwrap().id(b"a"), 1 + (0xaf63_dc4c_8601_ec8c_u64 % 1000) as i64);
         let mut ids = Vec::new();
         assert_eq!(hashing.encode_into(b"Not good. Not good!", &mut ids), 4);
         let expected: Vec<i64> =
@@ -127,5 +193,29 @@ mod tests {
         one.encode_into(b"many different words", &mut ids);
         assert_eq!(ids, [1]);
         assert!(NgramHashing::new(0).is_err());
+    }
+
+    #[test]
+    fn each_review_on_a_thread_starts_with_no_ids_seen() {
+        let hashing = NgramHashing::new(1 << 20).unwrap();
+        let alone = |text: &[u8]| {
+            let mut ids = Vec::new();
+            std::thread::scope(|s| s.spawn(|| hashing.encode_into(text, &mut ids)).join().unwrap());
+            ids
+        };
+        let (first, second) = (b"good film, good cast".as_slice(), b"a good film".as_slice());
+        let mut ids = Vec::new();
+        hashing.encode_into(first, &mut ids);
+        assert_eq!(ids, alone(first));
+        ids.clear();
+        hashing.encode_into(second, &mut ids);
+        assert_eq!(ids, alone(second), "the ids of the review before are forgotten");
+        // A larger number of buckets on the same thread.
+        let wider = NgramHashing::new(1 << 24).unwrap();
+        ids.clear();
+        wider.encode_into(second, &mut ids);
+        let expected: Vec<i64> =
+            ["a", "a good", "good", "good film", "film"].iter().map(|n| wider.id(n.as_bytes())).collect();
+        assert_eq!(ids, expected);
     }
 }
