@@ -46,7 +46,7 @@ where
 {
     let batch = model.encode(texts);
     let probabilities = model.probabilities(&batch)?;
-    Ok(batch.has_words.iter().zip(probabilities).map(|(&words, p)| words.then_some(p)).collect())
+    Ok(batch.has_words().zip(probabilities).map(|(words, p)| words.then_some(p)).collect())
 }
 
 /// P(positive) for every review of `array`, NULL where the review has no words (NULL included).

@@ -62,9 +62,6 @@ pub struct EncodedBatch {
     pub ids: Vec<i64>,
     /// Number of ids of each review: its words (0 to [`MAX_TOKENS`]) or its known n-grams.
     pub lengths: Vec<i64>,
-    /// Whether each review has a word to judge: false for NULL and for text without
-    /// `[A-Za-z]` words, which get no score. A review whose words are all unknown has words.
-    pub has_words: Vec<bool>,
     /// Where each review's ids are.
     pub layout: Layout,
 }
@@ -83,8 +80,7 @@ impl EncodedBatch {
             .zip(texts.par_iter())
             .with_min_len(64)
             .for_each(|((row, length), text)| *length = encode_into(vocab, text.text_bytes(), row) as i64);
-        let has_words = lengths.iter().map(|&n| n > 0).collect();
-        Self { ids, lengths, has_words, layout: Layout::Fixed(MAX_TOKENS) }
+        Self { ids, lengths, layout: Layout::Fixed(MAX_TOKENS) }
     }
 
     /// Encodes `texts` as the n-gram model reads them, in parallel: each review's distinct
@@ -94,7 +90,7 @@ impl EncodedBatch {
         T: AsTextBytes + Sync,
     {
         // Each run of reviews that one thread takes is encoded into vectors of its own, joined
-        // in order at the end, so that no review allocates. A review with a word has an n-gram.
+        // in order at the end, so that no review allocates.
         let parts: Vec<(Vec<i64>, Vec<i64>)> = texts
             .par_iter()
             .with_min_len(64)
@@ -115,8 +111,14 @@ impl EncodedBatch {
         for &length in &lengths {
             offsets.push(offsets.last().copied().unwrap_or_default() + length as usize);
         }
-        let has_words = lengths.iter().map(|&length| length > 0).collect();
-        Self { ids, lengths, has_words, layout: Layout::Ragged(offsets) }
+        Self { ids, lengths, layout: Layout::Ragged(offsets) }
+    }
+
+    /// Whether each review has a word to judge: false for NULL and for text without
+    /// `[A-Za-z]` words, which get no score. A review whose words are all unknown has words, and
+    /// a review with a word has an n-gram: a review has words where it has ids.
+    pub fn has_words(&self) -> impl Iterator<Item = bool> + '_ {
+        self.lengths.iter().map(|&length| length > 0)
     }
 
     /// Number of reviews in the batch.
@@ -220,7 +222,7 @@ mod tests {
         let texts = [Some("Good movie"), None, Some("movie, movie"), Some("!!!")];
         let batch = Encoder::Ngrams(hashing).encode(&texts);
         assert_eq!(batch.lengths, [3, 0, 2, 0]);
-        assert_eq!(batch.has_words, [true, false, true, false]);
+        assert_eq!(batch.has_words().collect::<Vec<_>>(), [true, false, true, false]);
         assert_eq!(batch.layout, Layout::Ragged(vec![0, 3, 3, 5, 5]));
         assert_eq!(batch.row(2), [id("movie"), id("movie movie")]);
         let (matrix, width) = batch.matrix(1..3);
