@@ -10,6 +10,8 @@ mod cli;
 #[cfg(feature = "cluster")]
 mod cluster;
 #[cfg(feature = "sql")]
+mod docs;
+#[cfg(feature = "sql")]
 mod formats;
 #[cfg(feature = "sql")]
 mod properties;
