@@ -8,8 +8,9 @@ use std::sync::{Arc, Mutex, OnceLock};
 use anyhow::{Context, Result, bail};
 
 use crate::card::ModelCard;
+use crate::contract::{NGRAMS_CONTRACT, WORDS_CONTRACT};
 use crate::encoding::Encoder;
-use crate::model::{NGRAMS_CONTRACT, SentimentModel, WORDS_CONTRACT};
+use crate::model::SentimentModel;
 use crate::ngrams::NgramHashing;
 use crate::runtime::Provider;
 use crate::vocab::Vocabulary;

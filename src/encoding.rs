@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 
-use crate::model::{NGRAMS_CONTRACT, WORDS_CONTRACT};
+use crate::contract::{NGRAMS_CONTRACT, WORDS_CONTRACT};
 use crate::ngrams::NgramHashing;
 use crate::text::{MAX_TOKENS, for_each_token};
 use crate::vocab::{UNKNOWN_ID, Vocabulary};

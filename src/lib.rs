@@ -1,8 +1,8 @@
 //! Sentiment of movie reviews with the five GloVe models of the IMDB exercise.
 //!
 //! The scoring core: the exercise's [`text`] pipeline, the shared [`vocab`], [`encoding`] of
-//! reviews into model inputs, the ONNX [`model`] running on ONNX Runtime ([`runtime`]) with its
-//! graph [`pruning`] to what a call reads, review files in and out ([`io`]: Parquet, CSV, NDJSON),
+//! reviews into the inputs of a model [`contract`], the ONNX [`model`] running on ONNX Runtime
+//! ([`runtime`]) with its graph [`pruning`] to what a call reads, review files in and out ([`io`]: Parquet, CSV, NDJSON),
 //! the file [`scoring`] loop, the [`metrics`], model [`card`]s and labeled [`data`]. The SQL
 //! functions are in `sql` (feature `sql`), their Ballista cluster in `cluster` (feature
 //! `cluster`), the trainer in `train` (feature `train`).
@@ -12,6 +12,7 @@ pub mod card;
 pub mod catalog;
 #[cfg(feature = "cluster")]
 pub mod cluster;
+pub mod contract;
 pub mod data;
 pub mod encoding;
 #[cfg(feature = "serve")]

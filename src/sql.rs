@@ -25,10 +25,10 @@ use sentiment_udf::{ModelSet, Word};
 use crate::batch::{is_text_type, score_array, text_values};
 use crate::card::label_for;
 use crate::catalog::{Catalog, DEFAULT_MODEL};
+use crate::contract::{NGRAMS_CONTRACT, WORDS_CONTRACT};
 use crate::io::FileFormat;
 use crate::io::input::{INFER_RECORDS, expand};
 use crate::io::output::ROW_GROUP_SIZE;
-use crate::model::{NGRAMS_CONTRACT, WORDS_CONTRACT};
 use crate::provenance::{PACKAGE, Provenance, VERSION};
 
 impl ModelSet for Catalog {

@@ -189,7 +189,7 @@ fn model_names_in_sql_cannot_reach_files() {
 #[test]
 fn scoring_runs_the_graph_pruned_to_the_probability_with_the_whole_graphs_scores() {
     use onnx_protobuf::{Message, ModelProto};
-    use sentiment::model::{OUTPUT_PROBABILITY, OUTPUT_TOKEN_SCORES};
+    use sentiment::contract::{OUTPUT_PROBABILITY, OUTPUT_TOKEN_SCORES};
     let texts = sentiment::data::LabeledReviews::load(&common::imdb("test"), "review", None).unwrap().head(300).texts;
     let catalog = Catalog::open(&common::repo().join("models"), 2, Provider::Cpu).unwrap();
     for model in ["rnn", "gru", "mlp", "weighted-mlp", "attention"] {

@@ -12,7 +12,7 @@ use super::onnx::{Dimension, Graph};
 use super::recurrent::{Cell, Readout, Recurrent};
 use super::token_wise::{Pooling, TokenWise, Weighting};
 use super::word_vectors::WordVectors;
-use crate::model::{
+use crate::contract::{
     INPUT_LENGTHS, INPUT_TOKEN_IDS, OUTPUT_ATTENTION, OUTPUT_PROBABILITY, OUTPUT_TOKEN_SCORES, OUTPUT_TOKEN_WEIGHTS,
 };
 

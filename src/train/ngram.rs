@@ -18,10 +18,11 @@ use super::pipeline::{
 };
 use super::teacher::{Teacher, TeacherOptions};
 use crate::card::{Contract, ModelCard, SeedRun, Seeds, TrainingRun};
+use crate::contract::{METADATA_NGRAM_BUCKETS, NGRAMS_CONTRACT};
 use crate::data::LabeledReviews;
 use crate::encoding::Encoder;
 use crate::io::AtomicFile;
-use crate::model::{METADATA_NGRAM_BUCKETS, NGRAMS_CONTRACT, SentimentModel};
+use crate::model::SentimentModel;
 use crate::runtime::Provider;
 
 /// The model's name and file stem.

@@ -27,14 +27,15 @@ use crate::card::{
     TrainingRun, label_for,
 };
 use crate::catalog::VOCABULARY_FILE;
+use crate::contract::{
+    METADATA_CONTRACT_VERSION, METADATA_MODEL, OUTPUT_ATTENTION, OUTPUT_PROBABILITY, OUTPUT_TOKEN_SCORES,
+    OUTPUT_TOKEN_WEIGHTS, WORDS_CONTRACT,
+};
 use crate::data::LabeledReviews;
 use crate::encoding::Encoder;
 use crate::io::AtomicFile;
 use crate::metrics::Metrics;
-use crate::model::{
-    METADATA_CONTRACT_VERSION, METADATA_MODEL, OUTPUT_ATTENTION, OUTPUT_PROBABILITY, OUTPUT_TOKEN_SCORES,
-    OUTPUT_TOKEN_WEIGHTS, SentimentModel, WORDS_CONTRACT,
-};
+use crate::model::SentimentModel;
 
 /// What a folded model's card says of its file.
 pub const FOLDED: &str = "each word's sub-score and weight depend on that word alone, so the exporter computed them for \

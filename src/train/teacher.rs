@@ -24,9 +24,9 @@ use tch::{Kind, Reduction, Tensor, nn, nn::OptimizerConfig};
 use super::onnx::{Attr, Dimension, Graph};
 use super::trainer::EarlyStopping;
 use crate::card::TeacherSummary;
+use crate::contract::{INPUT_LENGTHS, INPUT_NGRAM_IDS, OUTPUT_PROBABILITY, OUTPUT_TOKEN_SCORES, OUTPUT_TOKEN_WEIGHTS};
 use crate::data::LabeledReviews;
 use crate::metrics::Metrics;
-use crate::model::{INPUT_LENGTHS, INPUT_NGRAM_IDS, OUTPUT_PROBABILITY, OUTPUT_TOKEN_SCORES, OUTPUT_TOKEN_WEIGHTS};
 use crate::ngrams::{MAX_N, NgramHashing};
 use crate::text::for_each_word;
 
