@@ -1,8 +1,11 @@
 //! ONNX Runtime, loaded at run time from a shared library that the scorer finds by itself.
 //!
-//! The library is looked for, in order: `ORT_DYLIB_PATH` (when set, only there); the project-local copy that
-//! `scripts/setup` unpacks from the PyPI `onnxruntime` wheel into `.deps/onnxruntime/`; an
-//! installed Python `onnxruntime` package. The first file that exists is loaded once per process.
+//! The library is looked for only where the user or the install put it, in order: `ORT_DYLIB_PATH`
+//! (when set, only there); beside the executable; the copy that `scripts/setup` unpacked from the
+//! PyPI `onnxruntime` wheel into the source tree the binary was built from
+//! (`.deps/onnxruntime/`); the system's library folders; an installed Python `onnxruntime`
+//! package. Never the current folder: running the scorer in a folder someone else controls must
+//! not run their code. The first file that exists is loaded once per process.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -132,8 +135,7 @@ pub fn locate_library() -> Result<PathBuf> {
         ));
     }
     let mut looked = Vec::new();
-    for dir in project_dependency_dirs() {
-        let candidate = dir.join("onnxruntime").join(format!("libonnxruntime.so.{ORT_VERSION}"));
+    for candidate in library_candidates() {
         if candidate.is_file() {
             return Ok(candidate);
         }
@@ -150,19 +152,32 @@ pub fn locate_library() -> Result<PathBuf> {
     ))
 }
 
-/// Folders where `scripts/setup` may have unpacked dependencies: `.deps` in the current directory
-/// and in the source tree this binary was built from.
-pub fn project_dependency_dirs() -> Vec<PathBuf> {
-    let mut dirs = vec![PathBuf::from(".deps"), Path::new(env!("CARGO_MANIFEST_DIR")).join(".deps")];
-    dirs.dedup_by(|a, b| a.canonicalize().ok().is_some_and(|a| Some(a) == b.canonicalize().ok()));
-    dirs
+/// The library files looked for, in order, short of Python's package: beside the executable (an
+/// install that ships the library with the binary), in the source tree's `.deps/` (what
+/// `scripts/setup` unpacked for a build from source), and in the system's library folders. Every
+/// one is an absolute path fixed by the install, none relative to the current folder.
+fn library_candidates() -> Vec<PathBuf> {
+    let file = format!("libonnxruntime.so.{ORT_VERSION}");
+    let beside_executable = std::env::current_exe().ok().and_then(|exe| exe.parent().map(Path::to_owned));
+    let source_tree = Path::new(env!("CARGO_MANIFEST_DIR")).join(".deps").join("onnxruntime");
+    let system = ["/usr/local/lib", "/usr/lib", "/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu"];
+    beside_executable
+        .into_iter()
+        .chain([source_tree])
+        .chain(system.into_iter().map(PathBuf::from))
+        .filter(|dir| dir.is_absolute())
+        .map(|dir| dir.join(&file))
+        .collect()
 }
 
 fn python_onnxruntime_library() -> Result<PathBuf> {
-    let output = Command::new("python3")
-        .args(["-c", "import onnxruntime, os; print(os.path.dirname(onnxruntime.__file__))"])
-        .output()
-        .context("python3 not runnable")?;
+    // `python3 -c` puts the current folder first on the module path: take it off before the
+    // import, so that an `onnxruntime.py` there is never run.
+    const FIND: &str = "import os, sys\n\
+        sys.path = [p for p in sys.path if p and os.path.abspath(p) != os.getcwd()]\n\
+        import onnxruntime\n\
+        print(os.path.dirname(onnxruntime.__file__))";
+    let output = Command::new("python3").args(["-c", FIND]).output().context("python3 not runnable")?;
     if !output.status.success() {
         return Err(anyhow!("not installed"));
     }

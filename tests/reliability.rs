@@ -177,6 +177,47 @@ fn a_missing_input_is_named() {
 }
 
 #[test]
+fn a_batch_size_of_zero_or_too_large_is_refused_and_the_output_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = sample();
+    for extension in ["parquet", "csv", "ndjson"] {
+        let output = dir.path().join(format!("out.{extension}"));
+        std::fs::write(&output, b"precious").unwrap();
+        let path = output.to_str().unwrap();
+        for rows in ["0", "2000000000"] {
+            let args = ["score", "--input", input.to_str().unwrap(), "--output", path, "--overwrite"];
+            let out = scorer(&[&args[..], &["--batch-size", rows]].concat());
+            assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+            assert!(stderr(&out).contains("--batch-size") && stderr(&out).contains("1 to"), "{}", stderr(&out));
+            assert_eq!(std::fs::read(&output).unwrap(), b"precious", "{extension}, --batch-size {rows}");
+        }
+    }
+    let out = scorer(&["stream", "--batch-size", "200000000"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+}
+
+#[test]
+fn onnx_runtime_and_python_modules_are_never_loaded_from_the_current_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    // What someone else's folder might hold where the scorer once looked first: loading either
+    // would run their code (here, fail to load or leave a mark).
+    let planted = dir.path().join(".deps/onnxruntime");
+    std::fs::create_dir_all(&planted).unwrap();
+    std::fs::write(planted.join("libonnxruntime.so.1.31.1"), b"not a library").unwrap();
+    std::fs::write(dir.path().join("onnxruntime.py"), "open('planted-code-ran', 'w').close()\n").unwrap();
+    let output = dir.path().join("out.parquet");
+    let out = scorer_command()
+        .current_dir(dir.path())
+        .env_remove("ORT_DYLIB_PATH")
+        .args(["score", "--input", sample().to_str().unwrap(), "--output", output.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(read(&output).num_rows(), 18);
+    assert!(!dir.path().join("planted-code-ran").exists());
+}
+
+#[test]
 fn an_output_folder_that_cannot_be_written_is_named() {
     let dir = tempfile::tempdir().unwrap();
     let output = dir.path().join("missing-folder/out.parquet");

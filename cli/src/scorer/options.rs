@@ -18,6 +18,20 @@ pub fn runtime(workers: usize) -> Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
+/// The most rows a `--batch-size` may name: batches are held in memory, a few at a time.
+pub const MAX_BATCH_SIZE: usize = 1 << 20;
+
+/// Parses a `--batch-size`: a row count from 1 to [`MAX_BATCH_SIZE`]. Zero would read nothing and
+/// write an empty output as if the input were empty.
+pub fn batch_size(value: &str) -> Result<usize, String> {
+    let rows: usize = value.parse().map_err(|_| format!("{value:?} is not a row count"))?;
+    if (1..=MAX_BATCH_SIZE).contains(&rows) {
+        Ok(rows)
+    } else {
+        Err(format!("a batch holds 1 to {MAX_BATCH_SIZE} rows, not {rows}"))
+    }
+}
+
 /// `--models-dir`: where the shipped models are.
 #[derive(Debug, Clone, Args)]
 pub struct ModelsDir {

@@ -32,7 +32,7 @@ pub struct ScoreArgs {
     #[command(flatten)]
     pub model: ModelOptions,
     /// Rows read and scored at a time.
-    #[arg(long, default_value_t = sentiment::scoring::BATCH_SIZE)]
+    #[arg(long, default_value_t = sentiment::scoring::BATCH_SIZE, value_parser = crate::options::batch_size)]
     pub batch_size: usize,
     /// Replace an existing output file.
     #[arg(long)]

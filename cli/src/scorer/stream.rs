@@ -22,7 +22,7 @@ pub struct StreamArgs {
     #[arg(long, default_value = "review")]
     field: String,
     /// Most lines scored together; a batch never waits for more lines than have arrived.
-    #[arg(long, default_value_t = 1024)]
+    #[arg(long, default_value_t = 1024, value_parser = crate::options::batch_size)]
     batch_size: usize,
     /// Name of the added P(positive) field.
     #[arg(long, default_value = "sentiment_score")]
