@@ -4,8 +4,8 @@
 //! emits rows as lines arrive, and one that needs the whole input first (ORDER BY, an aggregate,
 //! a join's build side) is refused at planning, unless the table is registered as bounded, when
 //! it waits for the input's end. The columns are inferred from the first line; a later line that
-//! does not fit them ends the query with an error naming its line number. A batch takes the lines
-//! that have arrived, never waiting for more.
+//! does not fit them, or that holds other than exactly one object, ends the query with an error
+//! naming its line number. A batch takes the lines that have arrived, never waiting for more.
 
 use std::io::BufRead;
 use std::sync::mpsc::{Receiver, sync_channel};
@@ -77,7 +77,16 @@ fn next_batch(receiver: &Receiver<NumberedLine>, schema: &SchemaRef) -> Result<O
     while let Some((number, text)) = line {
         let mut bytes = text.map_err(|e| DataFusionError::External(Box::new(e)))?.into_bytes();
         bytes.push(b'\n');
-        decoder.decode(&bytes).map_err(|e| DataFusionError::Execution(format!("stdin line {number}: {e}")))?;
+        let rows = decoder.len();
+        let read =
+            decoder.decode(&bytes).map_err(|e| DataFusionError::Execution(format!("stdin line {number}: {e}")))?;
+        // One line, one row: a line of two objects would fill the batch early and the decoder
+        // would stop reading it, and an unfinished object would swallow the next line.
+        if read != bytes.len() || decoder.len() != rows + 1 || decoder.has_partial_record() {
+            return Err(DataFusionError::Execution(format!(
+                "stdin line {number} is not one JSON object: each line must hold exactly one"
+            )));
+        }
         (to, taken) = (number, taken + 1);
         line = if taken < BATCH_LINES { receiver.try_recv().ok() } else { None };
     }

@@ -461,4 +461,11 @@ fn sql_over_stdin_names_the_lines_that_do_not_fit() {
     assert!(err.contains("stdin line 1 is not a JSON object"), "{err}");
     let err = run("");
     assert!(err.contains("no input on stdin for table reviews"), "{err}");
+    // Two objects on one line would fill the decoder's batch early and lose rows; an unfinished
+    // object would swallow the next line.
+    let two_per_line = "{\"review\": \"a\"} {\"review\": \"b\"}\n".repeat(10);
+    let err = run(&format!("{{\"review\": \"first\"}}\n{two_per_line}"));
+    assert!(err.contains("stdin line 2 is not one JSON object"), "{err}");
+    let err = run("{\"review\": \"first\"}\n{\"review\":\n\"second\"}\n");
+    assert!(err.contains("stdin line 2 is not one JSON object"), "{err}");
 }
