@@ -14,7 +14,11 @@
 //! `sentiment-udf` crate's, run directly on each batch, so a stream gets exactly the scores of
 //! SQL. Models load once and are shared by every connection; a batch is scored on a blocking
 //! thread, and a client that stops reading stops the server reading its input (gRPC flow
-//! control), so memory stays bounded by the batches in flight.
+//! control), so memory stays bounded by the batches in flight. Each message is checked against
+//! the server's [`Limits`] before it is decoded, and an exchange over a limit gets an error reply
+//! while the server serves on.
+
+pub mod limits;
 
 use std::collections::BTreeMap;
 use std::pin::Pin;
@@ -35,16 +39,16 @@ use datafusion::common::config::ConfigOptions;
 use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDF};
 use futures::stream::{self, BoxStream};
 use futures::{StreamExt, TryStreamExt};
+use tokio::sync::Semaphore;
 use tonic::{Request, Response, Status, Streaming};
+
+pub use limits::Limits;
 
 use crate::batch::is_text_type;
 use crate::catalog::{Catalog, DEFAULT_MODEL};
 
 /// The protocol version of `arrow-udf` that this server follows.
 pub const PROTOCOL_VERSION: u8 = 2;
-
-/// Rows a batch may have unless the server is told otherwise.
-pub const DEFAULT_MAX_BATCH_ROWS: usize = 65_536;
 
 /// One served function: which SQL function, with which model.
 #[derive(Debug, Clone)]
@@ -54,16 +58,19 @@ struct Served {
     result: DataType,
 }
 
-/// The Flight service: every served function by name, over one shared model set.
+/// The Flight service: every served function by name, over one shared model set, within its
+/// [`Limits`].
 #[derive(Debug, Clone)]
 pub struct SentimentFlightService {
     functions: Arc<BTreeMap<String, Served>>,
-    max_batch_rows: usize,
+    limits: Limits,
+    /// One permit per exchange that may be open.
+    exchanges: Arc<Semaphore>,
 }
 
 impl SentimentFlightService {
-    /// The functions over `catalog`'s models; a batch over `max_batch_rows` rows is refused.
-    pub fn new(catalog: Arc<Catalog>, max_batch_rows: usize) -> Self {
+    /// The functions over `catalog`'s models, served within `limits`.
+    pub fn new(catalog: Arc<Catalog>, limits: Limits) -> Self {
         let udfs = sentiment_udf::functions(catalog.clone());
         let mut functions = BTreeMap::new();
         // Every function of a review: all but sentiment_version(), which takes no argument.
@@ -76,7 +83,12 @@ impl SentimentFlightService {
                 functions.insert(format!("{}_{}", udf.name(), model.replace('-', "_")), served(model));
             }
         }
-        Self { functions: Arc::new(functions), max_batch_rows }
+        Self { functions: Arc::new(functions), limits, exchanges: Arc::new(Semaphore::new(limits.max_exchanges)) }
+    }
+
+    /// The bounds the service keeps.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
     }
 
     /// The served functions' names, sorted.
@@ -107,23 +119,12 @@ impl SentimentFlightService {
     }
 }
 
-/// Scores one argument batch: its single text column through the served function.
-fn evaluate(
-    name: &str,
-    served: &Served,
-    batch: &RecordBatch,
-    max_rows: usize,
-    output: &SchemaRef,
-) -> Result<RecordBatch, Status> {
+/// Scores one argument batch: its single text column through the served function. Its rows were
+/// counted against the limit before it was decoded ([`Limits::check_message`]).
+fn evaluate(name: &str, served: &Served, batch: &RecordBatch, output: &SchemaRef) -> Result<RecordBatch, Status> {
     if batch.num_columns() != 1 || !is_text_type(batch.column(0).data_type()) {
         let types: Vec<String> = batch.columns().iter().map(|c| c.data_type().to_string()).collect();
         return Err(Status::invalid_argument(format!("{name} takes one VARCHAR column, not ({})", types.join(", "))));
-    }
-    if batch.num_rows() > max_rows {
-        return Err(Status::invalid_argument(format!(
-            "a batch of {} rows is over this server's limit of {max_rows} (scorer serve --max-batch-rows)",
-            batch.num_rows()
-        )));
     }
     // The functions read no session settings; one default set serves every batch.
     static CONFIG: LazyLock<Arc<ConfigOptions>> = LazyLock::new(|| Arc::new(ConfigOptions::default()));
@@ -202,15 +203,23 @@ impl FlightService for SentimentFlightService {
         &self,
         request: Request<Streaming<FlightData>>,
     ) -> Result<Response<Self::DoExchangeStream>, Status> {
-        let mut input = request.into_inner();
-        let first = input.message().await?.ok_or_else(|| Status::invalid_argument("empty exchange"))?;
+        let permit = self.exchanges.clone().try_acquire_owned().map_err(|_| {
+            Status::resource_exhausted(format!(
+                "this server has {} exchanges open, its limit (scorer serve --max-exchanges); try again later",
+                self.limits.max_exchanges
+            ))
+        })?;
+        let limits = self.limits;
+        let input = idle_bounded(request.into_inner(), limits.idle_timeout);
+        let mut input = Box::pin(input);
+        let first = input.next().await.ok_or_else(|| Status::invalid_argument("empty exchange"))??;
         let (name, served) = self.function(first.flight_descriptor.as_ref())?;
         let (name, served) = (name.to_owned(), served.clone());
         let output: SchemaRef = Arc::new(Schema::new(vec![Field::new(&name, served.result.clone(), true)]));
-        let max_rows = self.max_batch_rows;
         // A message with no IPC header carries only the descriptor (pyarrow sends one first).
         let data: BoxStream<'static, Result<FlightData, FlightError>> = stream::once(async { Ok(first) })
             .chain(input)
+            .and_then(move |message| std::future::ready(limits.check_message(&message).map(|()| message)))
             .try_filter(|message| std::future::ready(!message.data_header.is_empty()))
             .map_err(FlightError::from)
             .boxed();
@@ -218,13 +227,20 @@ impl FlightService for SentimentFlightService {
         let results = FlightRecordBatchStream::new_from_flight_data(data).and_then(move |batch| {
             let (name, served, schema) = (name.clone(), served.clone(), schema.clone());
             async move {
-                tokio::task::spawn_blocking(move || evaluate(&name, &served, &batch, max_rows, &schema))
+                tokio::task::spawn_blocking(move || evaluate(&name, &served, &batch, &schema))
                     .await
                     .map_err(|e| FlightError::ExternalError(Box::new(e)))?
                     .map_err(FlightError::from)
             }
         });
-        let encoded = FlightDataEncoderBuilder::new().with_schema(output).build(results).map_err(Status::from);
+        let encoded = FlightDataEncoderBuilder::new()
+            .with_schema(output)
+            .build(results)
+            .map_err(Status::from)
+            // The exchange holds its place until its reply stream ends.
+            .inspect(move |_| {
+                let _ = &permit;
+            });
         Ok(Response::new(Box::pin(encoded)))
     }
 
@@ -245,8 +261,32 @@ impl FlightService for SentimentFlightService {
     }
 }
 
+/// A client's messages, each of which must arrive within `idle` of the one before.
+fn idle_bounded(
+    input: Streaming<FlightData>,
+    idle: std::time::Duration,
+) -> impl futures::Stream<Item = Result<FlightData, Status>> + Send + 'static {
+    stream::unfold(Some(input), move |input| async move {
+        let mut input = input?;
+        match tokio::time::timeout(idle, input.message()).await {
+            Ok(Ok(Some(message))) => Some((Ok(message), Some(input))),
+            Ok(Ok(None)) => None,
+            Ok(Err(status)) => Some((Err(status), None)),
+            Err(_) => Some((
+                Err(Status::deadline_exceeded(format!(
+                    "no message from the client in {} s; the exchange is closed (scorer serve --idle-timeout)",
+                    idle.as_secs_f64()
+                ))),
+                None,
+            )),
+        }
+    })
+}
+
 /// Serves `service` on `listener` until `shutdown` completes: the server then stops taking
-/// connections, lets the exchanges in flight finish, and returns.
+/// connections and lets the exchanges in flight finish, for at most the service's
+/// [`Limits::shutdown_grace`], after which it closes them and returns. Messages larger than
+/// [`Limits::max_message_bytes`] are refused by gRPC itself.
 pub async fn serve(
     service: SentimentFlightService,
     listener: tokio::net::TcpListener,
@@ -254,9 +294,30 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     use anyhow::Context;
     let address = listener.local_addr()?;
-    tonic::transport::Server::builder()
-        .add_service(arrow_flight::flight_service_server::FlightServiceServer::new(service))
-        .serve_with_incoming_shutdown(tonic::transport::server::TcpIncoming::from(listener), shutdown)
-        .await
-        .with_context(|| format!("the Flight server on {address} failed"))
+    let limits = service.limits;
+    let (stopping, stopped) = tokio::sync::oneshot::channel::<()>();
+    let shutdown = async move {
+        shutdown.await;
+        let _ = stopping.send(());
+    };
+    let server = arrow_flight::flight_service_server::FlightServiceServer::new(service)
+        .max_decoding_message_size(limits.max_message_bytes)
+        .max_encoding_message_size(limits.max_message_bytes);
+    let serving = tonic::transport::Server::builder()
+        .add_service(server)
+        .serve_with_incoming_shutdown(tonic::transport::server::TcpIncoming::from(listener), shutdown);
+    let grace = async move {
+        if stopped.await.is_ok() {
+            tokio::time::sleep(limits.shutdown_grace).await;
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        served = serving => served.with_context(|| format!("the Flight server on {address} failed")),
+        () = grace => {
+            tracing::warn!("exchanges still open after {} s; closing them", limits.shutdown_grace.as_secs_f64());
+            Ok(())
+        }
+    }
 }
