@@ -18,6 +18,8 @@
 //!     running `scorer serve` (models loaded) from a client in this process, 8,192 a batch;
 //! and `scorer score` with 1 thread against all threads, on IMDB test and on the smallest large
 //! file. Also the tokenizer's speed on one core.
+//! `--scaling [--rows N]` measures instead what 2 cores can show about 16 (`bench/scaling.rs`):
+//! the busiest thread's share, pinned 1 → 2 core gains, and DuckDB side by side.
 //! Every run of (a), (b) and (d) is a separate process, timed from start to exit, loading
 //! included, the fastest of three on IMDB test; peak RSS is that process's `VmHWM`, sampled
 //! every 10 ms. (f) is timed from the
@@ -47,6 +49,8 @@ use sentiment::runtime::Provider;
 use sentiment::scoring::{BATCH_SIZE, Columns, FileScorer};
 use sentiment::vocab::Vocabulary;
 use serde::{Deserialize, Serialize};
+
+mod scaling;
 
 const ALL_MODELS: [&str; 6] = ["rnn", "gru", "mlp", "weighted-mlp", "attention", "ngram"];
 
@@ -106,6 +110,10 @@ struct Options {
     json: Option<PathBuf>,
     /// A run's JSON to report again instead of measuring.
     from_json: Option<PathBuf>,
+    /// Measure the scaling (`bench/scaling.rs`) instead, on this many reviews.
+    scaling: Option<usize>,
+    /// Run the floor once, as a process of its own for the scaling runs: input, output, threads.
+    floor_process: Option<(PathBuf, PathBuf, usize)>,
 }
 
 fn options() -> Result<Options> {
@@ -115,6 +123,8 @@ fn options() -> Result<Options> {
         chart: None,
         json: None,
         from_json: None,
+        scaling: None,
+        floor_process: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -126,8 +136,17 @@ fn options() -> Result<Options> {
             "--chart" => options.chart = Some(args.next().context("--chart PATH")?.into()),
             "--json" => options.json = Some(args.next().context("--json PATH")?.into()),
             "--from-json" => options.from_json = Some(args.next().context("--from-json PATH")?.into()),
+            "--scaling" => options.scaling = Some(options.scaling.unwrap_or(1_000_000)),
+            "--rows" => options.scaling = Some(args.next().context("--rows N")?.parse().context("--rows N")?),
+            "--floor-process" => {
+                let (input, output) = (args.next().context("INPUT")?, args.next().context("OUTPUT")?);
+                let threads = args.next().context("THREADS")?.parse().context("THREADS")?;
+                options.floor_process = Some((input.into(), output.into(), threads));
+            }
             "--bench" => {} // Added by `cargo bench`.
-            other => bail!("unknown argument {other:?}; expected --quick, --models, --chart, --json, --from-json"),
+            other => bail!(
+                "unknown argument {other:?}; expected --quick, --models, --chart, --json, --from-json, --scaling, --rows"
+            ),
         }
     }
     Ok(options)
@@ -140,6 +159,22 @@ fn repo() -> &'static Path {
 
 fn main() -> Result<()> {
     let options = options()?;
+    if let Some((input, output, threads)) = &options.floor_process {
+        // The file work's jobs run on the global pool, which must have the threads asked for.
+        rayon::ThreadPoolBuilder::new().num_threads(*threads).build_global()?;
+        Floor::new(*threads, output.clone())?.seconds(input, 1)?;
+        return Ok(());
+    }
+    if let Some(rows) = options.scaling {
+        let work = tempfile::tempdir()?;
+        let (_, input) = build_large_inputs(work.path(), &[rows])?.remove(0);
+        let report = scaling::measure(&input, rows, &options.models, work.path())?;
+        scaling::print(&report);
+        if let Some(path) = &options.json {
+            std::fs::write(path, serde_json::to_string_pretty(&report)?)?;
+        }
+        return Ok(());
+    }
     let report = match &options.from_json {
         Some(path) => {
             let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;

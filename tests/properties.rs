@@ -24,6 +24,55 @@ fn assert_close(a: &[Option<f32>], b: &[Option<f32>], what: &str) {
     }
 }
 
+/// Writes the first `rows` reviews of IMDB test, from `first`, in row groups of `group` rows.
+fn imdb_in_row_groups(path: &Path, first: usize, rows: usize, group: usize) {
+    let batch = read(&common::imdb("test"));
+    let batch = batch.project(&[batch.schema().index_of("id").unwrap(), batch.schema().index_of("review").unwrap()]);
+    let batch = batch.unwrap().slice(first, rows);
+    let properties = parquet::file::properties::WriterProperties::builder()
+        .set_max_row_group_row_count(Some(group))
+        .set_compression(parquet::basic::Compression::SNAPPY)
+        .build();
+    let file = std::fs::File::create(path).unwrap();
+    let mut writer = parquet::arrow::ArrowWriter::try_new(file, batch.schema(), Some(properties)).unwrap();
+    writer.write(&batch).unwrap();
+    writer.close().unwrap();
+}
+
+#[test]
+fn many_threads_write_the_file_that_one_thread_writes() {
+    // Two files of many row groups, each with an odd last one; the output has two row groups.
+    let dir = tempfile::tempdir().unwrap();
+    let landing = dir.path().join("landing");
+    std::fs::create_dir(&landing).unwrap();
+    imdb_in_row_groups(&landing.join("a.parquet"), 0, 11_700, 1_000);
+    imdb_in_row_groups(&landing.join("b.parquet"), 11_700, 8_300, 768);
+    for model in ["ngram", "mlp"] {
+        let run = |threads: &str| {
+            let output = dir.path().join(format!("{model}-{threads}.parquet"));
+            let args = ["score", "--input", landing.to_str().unwrap(), "--output", output.to_str().unwrap()];
+            let out = scorer(&[&args[..], &["--model", model, "--threads", threads, "--batch-size", "300"]].concat());
+            assert!(out.status.success(), "{model}, {threads} threads: {}", stderr(&out));
+            // The file's bytes with the time it was scored blanked: it is all that may differ.
+            let scored_at = common::provenance(&output)["sentiment.scored_at"].clone();
+            let mut bytes = std::fs::read(&output).unwrap();
+            let at = bytes.windows(scored_at.len()).position(|w| w == scored_at.as_bytes()).unwrap();
+            bytes[at..at + scored_at.len()].fill(b'-');
+            (bytes, output)
+        };
+        let (one, one_path) = run("1");
+        let (eight, _) = run("8");
+        assert!(one == eight, "{model}: 8 threads wrote another file than 1 thread");
+        let reader = parquet::file::reader::SerializedFileReader::new(std::fs::File::open(&one_path).unwrap()).unwrap();
+        let groups: Vec<i64> =
+            parquet::file::reader::FileReader::metadata(&reader).row_groups().iter().map(|g| g.num_rows()).collect();
+        assert_eq!(groups, [16_384, 3_616]);
+        let ids = read(&one_path).column(0).to_data();
+        let expected = read(&common::imdb("test")).column_by_name("id").unwrap().slice(0, 20_000).to_data();
+        assert_eq!(ids, expected, "every row, in input order");
+    }
+}
+
 #[test]
 fn scores_do_not_depend_on_batch_size_threads_or_row_order() {
     let dir = tempfile::tempdir().unwrap();

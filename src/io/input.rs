@@ -1,19 +1,19 @@
 //! The files a job reads: one file, a folder of them, or a glob, all of one format and one schema.
-//! Parquet carries its schema; CSV's and NDJSON's are inferred from their first records.
+//! Parquet carries its schema, and its row groups are decoded side by side on the thread pool
+//! ([`super::row_groups`]); CSV's and NDJSON's schemas are inferred from their first records, and
+//! each such file is read by one reader, in order.
 
 use std::fs::File;
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use super::FileFormat;
+use super::row_groups::{ParquetFile, RowGroupReader};
+use crate::batch::is_text_type;
 use anyhow::{Context, Result, bail};
 use arrow::array::RecordBatch;
 use arrow::datatypes::{Schema, SchemaRef};
-use parquet::arrow::ProjectionMask;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-
-use super::FileFormat;
-use crate::batch::is_text_type;
 
 /// Records of a CSV or NDJSON file read to infer its column types.
 pub const INFER_RECORDS: usize = 10_000;
@@ -24,6 +24,8 @@ pub struct Input {
     spec: String,
     format: FileFormat,
     files: Vec<PathBuf>,
+    /// The footers of Parquet files, read once (empty for the other formats).
+    parquet: Vec<ParquetFile>,
     schema: SchemaRef,
     rows: Option<u64>,
 }
@@ -38,8 +40,18 @@ impl Input {
         let (format, files) = expand(spec)?;
         let mut first: Option<(SchemaRef, &Path)> = None;
         let mut rows = Some(0);
+        let mut parquet = Vec::new();
         for file in &files {
-            let (schema, file_rows) = read_schema(file, format)?;
+            let (schema, file_rows) = match format {
+                FileFormat::Parquet => {
+                    let footer = ParquetFile::open(file)?;
+                    let read = (footer.metadata.schema().clone(), Some(footer.rows()));
+                    parquet.push(footer);
+                    read
+                }
+                FileFormat::Csv => (infer_csv_schema(file)?, None),
+                FileFormat::Ndjson => (infer_ndjson_schema(file)?, None),
+            };
             rows = rows.zip(file_rows).map(|(a, b)| a + b);
             match &first {
                 None => first = Some((schema, file)),
@@ -54,7 +66,7 @@ impl Input {
             }
         }
         let schema = first.expect("expand returns at least one file").0;
-        Ok(Self { spec: spec.to_owned(), format, files, schema, rows })
+        Ok(Self { spec: spec.to_owned(), format, files, parquet, schema, rows })
     }
 
     /// The format of every file.
@@ -104,6 +116,8 @@ impl Input {
     }
 
     /// The record batches of every file in order, `batch_size` rows at a time, with every column.
+    /// A batch never spans two files, nor two row groups of a Parquet file, so the batches are the
+    /// same however many threads read them.
     pub fn batches(&self, batch_size: usize) -> Batches<'_> {
         self.read(batch_size, None)
     }
@@ -118,9 +132,17 @@ impl Input {
     }
 
     fn read(&self, batch_size: usize, columns: Option<Vec<usize>>) -> Batches<'_> {
+        let open_batches = match self.format {
+            FileFormat::Parquet => {
+                // As many row groups decoding ahead as the pool has threads, and one more.
+                let most_in_flight = rayon::current_num_threads() + 1;
+                return Box::new(RowGroupReader::new(&self.parquet, batch_size, columns, most_in_flight));
+            }
+            FileFormat::Csv => csv_batches,
+            FileFormat::Ndjson => ndjson_batches,
+        };
         Box::new(self.files.iter().flat_map(move |file| {
-            let batches: Batches<'_> = match open_batches(file, self.format, &self.schema, batch_size, columns.clone())
-            {
+            let batches: Batches<'_> = match open_batches(file, &self.schema, batch_size, columns.clone()) {
                 Ok(reader) => Box::new(reader.map(move |batch| {
                     batch.with_context(|| format!("{}: cannot decode a record batch", file.display()))
                 })),
@@ -131,75 +153,57 @@ impl Input {
     }
 }
 
-/// The schema of one file, and its rows where the format records them.
-fn read_schema(file: &Path, format: FileFormat) -> Result<(SchemaRef, Option<u64>)> {
-    let handle = open(file)?;
-    match format {
-        FileFormat::Parquet => {
-            let builder = parquet_reader(handle, file)?;
-            Ok((builder.schema().clone(), Some(builder.metadata().file_metadata().num_rows() as u64)))
-        }
-        FileFormat::Csv => {
-            let (schema, _) = csv_format()
-                .infer_schema(handle, Some(INFER_RECORDS))
-                .with_context(|| format!("{} is not a readable CSV file with a header line", file.display()))?;
-            Ok((Arc::new(schema), None))
-        }
-        FileFormat::Ndjson => {
-            let (schema, _) = arrow::json::reader::infer_json_schema(BufReader::new(handle), Some(INFER_RECORDS))
-                .with_context(|| {
-                    format!("{} is not a readable NDJSON file (one JSON object per line)", file.display())
-                })?;
-            Ok((Arc::new(schema), None))
-        }
-    }
+/// The schema of a CSV file, inferred from its first records.
+fn infer_csv_schema(file: &Path) -> Result<SchemaRef> {
+    let (schema, _) = csv_format()
+        .infer_schema(open(file)?, Some(INFER_RECORDS))
+        .with_context(|| format!("{} is not a readable CSV file with a header line", file.display()))?;
+    Ok(Arc::new(schema))
 }
 
-/// The batches of one file with `schema` (already checked to be the file's).
-fn open_batches(
+/// The schema of an NDJSON file, inferred from its first records.
+fn infer_ndjson_schema(file: &Path) -> Result<SchemaRef> {
+    let (schema, _) = arrow::json::reader::infer_json_schema(BufReader::new(open(file)?), Some(INFER_RECORDS))
+        .with_context(|| format!("{} is not a readable NDJSON file (one JSON object per line)", file.display()))?;
+    Ok(Arc::new(schema))
+}
+
+/// Record batches as arrow's readers give them.
+type ArrowBatches = Box<dyn Iterator<Item = std::result::Result<RecordBatch, arrow::error::ArrowError>>>;
+
+/// The batches of one CSV file with `schema` (already checked to be the file's).
+fn csv_batches(
     file: &Path,
-    format: FileFormat,
     schema: &SchemaRef,
     batch_size: usize,
     columns: Option<Vec<usize>>,
-) -> Result<Box<dyn Iterator<Item = std::result::Result<RecordBatch, arrow::error::ArrowError>>>> {
-    let handle = open(file)?;
-    Ok(match format {
-        FileFormat::Parquet => {
-            let mut builder = parquet_reader(handle, file)?.with_batch_size(batch_size);
-            if let Some(columns) = columns {
-                let mask = ProjectionMask::roots(builder.parquet_schema(), columns);
-                builder = builder.with_projection(mask);
-            }
-            Box::new(builder.build()?)
-        }
-        FileFormat::Csv => {
-            let mut builder =
-                arrow::csv::ReaderBuilder::new(schema.clone()).with_format(csv_format()).with_batch_size(batch_size);
-            if let Some(columns) = columns {
-                builder = builder.with_projection(columns);
-            }
-            Box::new(builder.build(handle)?)
-        }
-        FileFormat::Ndjson => {
-            let reader = arrow::json::ReaderBuilder::new(schema.clone())
-                .with_batch_size(batch_size)
-                .build(BufReader::new(handle))?;
-            match columns {
-                Some(columns) => Box::new(reader.map(move |batch| batch.and_then(|b| b.project(&columns)))),
-                None => Box::new(reader),
-            }
-        }
+) -> Result<ArrowBatches> {
+    let mut builder =
+        arrow::csv::ReaderBuilder::new(schema.clone()).with_format(csv_format()).with_batch_size(batch_size);
+    if let Some(columns) = columns {
+        builder = builder.with_projection(columns);
+    }
+    Ok(Box::new(builder.build(open(file)?)?))
+}
+
+/// The batches of one NDJSON file with `schema` (already checked to be the file's).
+fn ndjson_batches(
+    file: &Path,
+    schema: &SchemaRef,
+    batch_size: usize,
+    columns: Option<Vec<usize>>,
+) -> Result<ArrowBatches> {
+    let reader = arrow::json::ReaderBuilder::new(schema.clone())
+        .with_batch_size(batch_size)
+        .build(BufReader::new(open(file)?))?;
+    Ok(match columns {
+        Some(columns) => Box::new(reader.map(move |batch| batch.and_then(|b| b.project(&columns)))),
+        None => Box::new(reader),
     })
 }
 
 fn open(file: &Path) -> Result<File> {
     File::open(file).with_context(|| format!("cannot open {}", file.display()))
-}
-
-fn parquet_reader(handle: File, file: &Path) -> Result<ParquetRecordBatchReaderBuilder<File>> {
-    ParquetRecordBatchReaderBuilder::try_new(handle)
-        .with_context(|| format!("{} is not a readable Parquet file", file.display()))
 }
 
 /// CSV as the exercise's `IMDB Dataset.csv` is written: a header line, commas, double quotes.
