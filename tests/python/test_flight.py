@@ -208,6 +208,56 @@ class Backpressure(unittest.TestCase):
             process.communicate()
 
 
+class Bounds(unittest.TestCase):
+    """The server's bounds (`--max-message-bytes`, `--max-exchanges`, `--idle-timeout`) against
+    clients that cross them: each gets an error reply and the server answers the next client."""
+
+    def setUp(self):
+        self.process, self.address, self.client = start(
+            "--max-message-bytes", "2000000", "--max-exchanges", "2", "--idle-timeout", "2")
+
+    def tearDown(self):
+        self.process.kill()
+        self.process.communicate()
+
+    def assert_still_serves(self):
+        batch = pa.record_batch([pa.array(["a wonderful film"])], names=["review"])
+        self.assertEqual(exchange(flight.connect(self.address), "sentiment", [batch])[0].num_rows, 1)
+
+    def test_a_compressed_batch_that_expands_past_the_limit_is_refused_before_decoding(self):
+        # 1,000 reviews of 10 kB compress to a few kB with LZ4 and ZSTD and decode to 10 MB.
+        batch = pa.record_batch([pa.array(["a" * 10_000] * 1000)], names=["review"])
+        rss = lambda: int(next(l for l in open(f"/proc/{self.process.pid}/status") if l.startswith("VmRSS:")).split()[1])
+        before = rss()
+        for codec in ("lz4", "zstd"):
+            options = pa.ipc.IpcWriteOptions(compression=codec)
+            writer, reader = self.client.do_exchange(flight.FlightDescriptor.for_path("sentiment"), options=options)
+            with self.assertRaisesRegex(pa.ArrowException, "max-message-bytes"):
+                with writer:
+                    writer.begin(batch.schema, options=options)
+                    writer.write_batch(batch)
+                    reader.read_chunk()
+        self.assertLess((rss() - before) / 1024, 8, "the batch was never decoded")
+        self.assert_still_serves()
+
+    def test_exchanges_over_the_limit_are_refused_and_idle_ones_closed(self):
+        batch = pa.record_batch([pa.array(["fine"])], names=["review"])
+        held = []
+        for _ in range(2):
+            writer, reader = self.client.do_exchange(flight.FlightDescriptor.for_path("sentiment"))
+            writer.begin(batch.schema)
+            writer.write_batch(batch)
+            reader.read_chunk()
+            held.append((writer, reader))
+        with self.assertRaisesRegex(pa.ArrowException, "max-exchanges"):
+            exchange(self.client, "sentiment", [batch])
+        # The two held exchanges send nothing more: after --idle-timeout they are closed.
+        with self.assertRaisesRegex(pa.ArrowException, "idle-timeout"):
+            held[0][1].read_chunk()
+        time.sleep(0.5)
+        self.assert_still_serves()
+
+
 class Shutdown(unittest.TestCase):
     def test_sigterm_ends_the_server_with_exit_zero(self):
         process, _, client = start()
@@ -216,6 +266,19 @@ class Shutdown(unittest.TestCase):
         _, stderr = process.communicate(timeout=30)
         self.assertEqual(process.returncode, 0)
         self.assertIn("stopped", stderr)
+
+    def test_an_exchange_held_open_does_not_outlast_the_grace_period(self):
+        process, _, client = start("--shutdown-grace", "1")
+        batch = pa.record_batch([pa.array(["fine"])], names=["review"])
+        writer, reader = client.do_exchange(flight.FlightDescriptor.for_path("sentiment"))
+        writer.begin(batch.schema)
+        writer.write_batch(batch)
+        reader.read_chunk()
+        started = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=30)
+        self.assertEqual(process.returncode, 0)
+        self.assertLess(time.monotonic() - started, 5, "closed after the grace period, not the exchange's end")
 
 
 if __name__ == "__main__":
