@@ -3,7 +3,7 @@
 //! The scoring core: the exercise's [`text`] pipeline, the shared [`vocab`], [`encoding`] of
 //! reviews into the inputs of a model [`contract`], the ONNX [`model`] running on ONNX Runtime
 //! ([`runtime`]) with its graph [`pruning`] to what a call reads, review files in and out ([`io`]: Parquet, CSV, NDJSON),
-//! the file [`scoring`] loop, the [`metrics`], model [`card`]s and labeled [`data`]. The SQL
+//! the file [`scoring`] loop and folder [`job`]s, the [`metrics`], model [`card`]s and labeled [`data`]. The SQL
 //! functions are in `sql` (feature `sql`), their Ballista cluster in `cluster` (feature
 //! `cluster`), the trainer in `train` (feature `train`).
 
@@ -18,6 +18,7 @@ pub mod encoding;
 #[cfg(feature = "serve")]
 pub mod flight_server;
 pub mod io;
+pub mod job;
 #[cfg(feature = "sql")]
 pub mod line_table;
 pub mod machine;

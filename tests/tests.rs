@@ -14,6 +14,8 @@ mod docs;
 #[cfg(feature = "sql")]
 mod formats;
 #[cfg(feature = "sql")]
+mod jobs;
+#[cfg(feature = "sql")]
 mod properties;
 #[cfg(feature = "sql")]
 mod python_client;

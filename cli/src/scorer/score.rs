@@ -8,7 +8,8 @@ use std::time::Instant;
 use anyhow::{Result, bail};
 use clap::Args;
 use sentiment::io::{FileFormat, Input};
-use sentiment::provenance::Provenance;
+use sentiment::job::{FileState, FolderJob, MANIFEST, input_files};
+use sentiment::provenance::{ModelIdentity, Provenance};
 use sentiment::scoring::{ColumnClash, Columns, FileScorer, model_scores};
 use serde::Serialize;
 
@@ -24,8 +25,23 @@ pub struct ScoreArgs {
     pub input: String,
     /// The output file; its extension names its format [default: <input stem>.scored.<input
     /// extension> beside the input, in the input's format].
-    #[arg(long)]
+    #[arg(long, conflicts_with = "output_dir")]
     pub output: Option<PathBuf>,
+    /// A nightly job: score each file of the input folder (searched recursively) or glob into its
+    /// own output at the same relative path under this folder, skip those already scored by this
+    /// model file, go on past a file that fails, and record the run in OUT/_scorer_manifest.json.
+    #[arg(long, value_name = "OUT")]
+    pub output_dir: Option<PathBuf>,
+    /// With --output-dir: the outputs' format [default: each input's].
+    #[arg(long, value_enum, requires = "output_dir")]
+    pub output_format: Option<OutputFormat>,
+    /// With --output-dir: score every file again, even those already scored by this model.
+    #[arg(long, requires = "output_dir")]
+    pub rescore: bool,
+    /// With --output-dir: stop at the first file that fails (by default the others go on, and the
+    /// run exits 1 naming each failed file).
+    #[arg(long, requires = "output_dir")]
+    pub fail_fast: bool,
     /// The column holding the review text.
     #[arg(long, default_value = "review")]
     pub column: String,
@@ -53,6 +69,27 @@ pub struct ScoreArgs {
     pub cluster: Option<String>,
 }
 
+/// A format of `--output-format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    /// Apache Parquet, with the provenance footer.
+    Parquet,
+    /// CSV with a header line.
+    Csv,
+    /// One JSON object per line.
+    Ndjson,
+}
+
+impl From<OutputFormat> for FileFormat {
+    fn from(format: OutputFormat) -> Self {
+        match format {
+            OutputFormat::Parquet => FileFormat::Parquet,
+            OutputFormat::Csv => FileFormat::Csv,
+            OutputFormat::Ndjson => FileFormat::Ndjson,
+        }
+    }
+}
+
 /// What a scoring run did.
 #[derive(Debug, Serialize)]
 pub struct Summary {
@@ -77,6 +114,9 @@ pub fn run(args: &ScoreArgs) -> Result<()> {
     // The model first: a missing or broken model stops the job before any data is read.
     let (catalog, name) = args.model.open()?;
     let model = catalog.model(&name)?;
+    if let Some(output_dir) = &args.output_dir {
+        return score_folder(args, &catalog, &name, &model, output_dir, started);
+    }
     let input = Input::open(&args.input)?;
     let columns =
         Columns { text: args.column.clone(), score: args.score_column.clone(), label: args.label_column_out.clone() };
@@ -126,6 +166,72 @@ pub fn run(args: &ScoreArgs) -> Result<()> {
         share_positive: Some(share_positive),
     };
     print_summary(&summary, args.json)
+}
+
+/// `--output-dir`: every file of the input into its own output, as a resumable job.
+fn score_folder(
+    args: &ScoreArgs,
+    catalog: &sentiment::catalog::Catalog,
+    name: &str,
+    model: &sentiment::model::SentimentModel,
+    output_dir: &std::path::Path,
+    started: Instant,
+) -> Result<()> {
+    let (base, files) = input_files(&args.input)?;
+    let columns =
+        Columns { text: args.column.clone(), score: args.score_column.clone(), label: args.label_column_out.clone() };
+    let score = model_scores(model);
+    let metadata = Provenance::of(catalog, &[name.to_owned()])?.key_values();
+    let scorer = FileScorer { score: &score, columns, batch_size: args.batch_size, metadata };
+    let identity = ModelIdentity::of(catalog, name)?;
+    let job = FolderJob {
+        scorer: &scorer,
+        model: &identity,
+        output_dir: output_dir.to_owned(),
+        output_format: args.output_format.map(Into::into),
+        rescore: args.rescore,
+        fail_fast: args.fail_fast,
+        files_at_once: args.model.threads(),
+    };
+    let progress = crate::progress::bar(None, "scoring");
+    let manifest = job.run(&base, &files, &|rows| {
+        if crate::INTERRUPTED.load(Ordering::Relaxed) {
+            bail!(crate::Interrupted);
+        }
+        progress.inc(rows);
+        Ok(())
+    })?;
+    progress.finish_and_clear();
+    let seconds = started.elapsed().as_secs_f64();
+    let rows: u64 = manifest.files.iter().map(|f| f.rows).sum();
+    if args.json {
+        let summary =
+            serde_json::json!({ "output_dir": output_dir, "seconds": seconds, "rows": rows, "manifest": manifest });
+        println!("{summary}");
+    } else {
+        println!(
+            "{} files with {name} in {seconds:.2} s: {} scored, {} rescored, {} skipped, {} failed; {rows} rows -> {}",
+            manifest.files.len(),
+            manifest.count(FileState::Scored),
+            manifest.count(FileState::Rescored),
+            manifest.count(FileState::Skipped),
+            manifest.count(FileState::Failed),
+            output_dir.display()
+        );
+    }
+    let failed: Vec<_> = manifest.files.iter().filter(|f| f.state == FileState::Failed).collect();
+    for file in &failed {
+        eprintln!("scorer: {} failed: {}", file.input.display(), file.error.as_deref().unwrap_or_default());
+    }
+    if !failed.is_empty() {
+        bail!(
+            "{} of {} files failed; the others are scored (see {})",
+            failed.len(),
+            manifest.files.len(),
+            output_dir.join(MANIFEST).display()
+        );
+    }
+    Ok(())
 }
 
 /// Scores on a Ballista cluster with one `COPY`: the executors write the temporary file beside
