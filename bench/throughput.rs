@@ -511,6 +511,7 @@ impl Floor {
                     columns: Columns::default(),
                     batch_size: BATCH_SIZE,
                     metadata: Vec::new(),
+                    replace: true,
                 };
                 scorer.score_file(&input, &self.output, FileFormat::Parquet, |_| Ok(()))
             })?;

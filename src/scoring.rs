@@ -94,6 +94,9 @@ pub struct FileScorer<'a> {
     pub batch_size: usize,
     /// Key-value pairs for a Parquet output's footer: the run's [`crate::provenance::Provenance`].
     pub metadata: Vec<(String, String)>,
+    /// Whether the output may replace a file of its name; if not, a file another run wrote there
+    /// while this one scored is kept and this run fails.
+    pub replace: bool,
 }
 
 /// A model's scoring of a batch of reviews, for [`FileScorer::score`].
@@ -154,7 +157,7 @@ impl FileScorer<'_> {
         });
         let file = written?;
         let totals = scored?;
-        file.finish()?;
+        file.finish(self.replace)?;
         Ok(totals)
     }
 }
@@ -193,7 +196,13 @@ mod tests {
         reviews_with_a_list_column(&source, 1000);
         let input = Input::open(source.to_str().unwrap()).unwrap();
         let output = dir.path().join(format!("out.{extension}"));
-        let scorer = FileScorer { score: &constant, columns: Columns::default(), batch_size: 64, metadata: Vec::new() };
+        let scorer = FileScorer {
+            score: &constant,
+            columns: Columns::default(),
+            batch_size: 64,
+            metadata: Vec::new(),
+            replace: false,
+        };
         (dir, input, output, scorer)
     }
 

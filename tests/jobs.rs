@@ -115,8 +115,8 @@ fn a_corrupt_file_is_reported_while_the_others_are_scored() {
         files.iter().filter(|f| f["state"] == "failed").map(|f| f["input"].as_str().unwrap()).collect();
     assert_eq!(failed.len(), 2, "{failed:?}");
     assert!(failed[0].ends_with("2026-12-04/part-07.parquet") && failed[1].ends_with("no-review.csv"), "{failed:?}");
-    assert!(err.contains("part-07.parquet failed") && err.contains("not a readable Parquet file"), "{err}");
-    assert!(err.contains("no-review.csv failed") && err.contains("no column \"review\""), "{err}");
+    assert!(err.contains("part-07.parquet is not a readable Parquet file"), "{err}");
+    assert!(err.contains("no-review.csv: no column \"review\""), "{err}");
     assert_eq!(files.iter().filter(|f| f["state"] == "scored").count(), 19);
     assert!(!out.join("2026-12-04/part-07.parquet").exists());
 
@@ -179,4 +179,36 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
         if path.is_dir() { found.extend(walk(&path)) } else { found.push(path) }
     }
     found
+}
+
+#[test]
+fn sql_copies_into_a_folder_partitioned_by_label_or_by_a_date_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("landed.csv");
+    std::fs::write(
+        &input,
+        "day,review\n2026-12-03,A wonderful film\n2026-12-03,Dull and far too long\n2026-12-04,Great acting\n",
+    )
+    .unwrap();
+    for (by, expected) in [
+        ("sentiment_label", vec!["sentiment_label=negative", "sentiment_label=positive"]),
+        ("day", vec!["day=2026-12-03", "day=2026-12-04"]),
+    ] {
+        let out = dir.path().join(by);
+        let query = format!(
+            "COPY (SELECT *, sentiment(review) AS sentiment_score, sentiment_label(review) AS sentiment_label \
+             FROM reviews) TO '{}/' STORED AS PARQUET PARTITIONED BY ({by})",
+            out.display()
+        );
+        let output = scorer(&["sql", "--input", input.to_str().unwrap(), &query]);
+        assert!(output.status.success(), "{}", stderr(&output));
+        let mut partitions: Vec<String> =
+            std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+        partitions.sort();
+        assert_eq!(partitions, expected);
+        let files = walk(&out);
+        let rows: usize = files.iter().map(|f| read(f).num_rows()).sum();
+        assert_eq!(rows, 3);
+        assert!(files.iter().all(|f| provenance(f)["sentiment.model"] == "ngram"), "each file says what scored it");
+    }
 }

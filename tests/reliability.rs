@@ -266,6 +266,20 @@ fn sigint_and_sigterm_stop_cleanly_with_exit_130() {
 }
 
 #[test]
+fn an_output_another_run_wrote_meanwhile_is_not_replaced_without_overwrite() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = dir.path().join("out.parquet");
+    let child = start_long_job(&output);
+    // Another run to the same new output finishes first.
+    std::fs::write(&output, b"the other run's file").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("was written by another run while this one scored"), "{}", stderr(&out));
+    assert_eq!(std::fs::read(&output).unwrap(), b"the other run's file");
+    assert_eq!(files_in(dir.path()), ["out.parquet"], "no temporary file is left");
+}
+
+#[test]
 fn after_sigkill_nothing_is_at_the_output_and_a_rerun_completes_and_tidies_up() {
     let dir = tempfile::tempdir().unwrap();
     let output = dir.path().join("out.parquet");

@@ -50,7 +50,23 @@ impl AtomicFile {
         self.file.try_clone().context("cannot duplicate the output file handle")
     }
 
-    /// Flushes the file to disk and gives it its final name.
+    /// Flushes the file to disk and gives it its final name, only if no file has that name: a
+    /// file that another run wrote there meanwhile is left as it is, and this one is removed.
+    pub fn commit_new(mut self) -> Result<()> {
+        self.file.sync_all().with_context(|| format!("cannot flush {}", self.temp.display()))?;
+        // A hard link fails where the name is taken, atomically; then the temporary name goes.
+        std::fs::hard_link(&self.temp, &self.target).map_err(|e| match e.kind() {
+            std::io::ErrorKind::AlreadyExists => anyhow::anyhow!(
+                "{} was written by another run while this one scored; it is left as it is (pass --overwrite to replace it)",
+                self.target.display()
+            ),
+            _ => anyhow::Error::new(e).context(format!("cannot name {} {}", self.temp.display(), self.target.display())),
+        })?;
+        self.committed = true;
+        std::fs::remove_file(&self.temp).with_context(|| format!("cannot remove {}", self.temp.display()))
+    }
+
+    /// Flushes the file to disk and gives it its final name, replacing any file of that name.
     pub fn commit(mut self) -> Result<()> {
         self.file.sync_all().with_context(|| format!("cannot flush {}", self.temp.display()))?;
         std::fs::rename(&self.temp, &self.target)

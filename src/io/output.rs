@@ -74,8 +74,9 @@ impl OutputFile {
         Ok(())
     }
 
-    /// Finishes the format's footer, flushes, and gives the file its name.
-    pub fn finish(self) -> Result<()> {
+    /// Finishes the format's footer, flushes, and gives the file its name, replacing a file of
+    /// that name only if `replace` ([`AtomicFile::commit`], else [`AtomicFile::commit_new`]).
+    pub fn finish(self, replace: bool) -> Result<()> {
         let context = || format!("cannot finish {}", self.file.target().display());
         match self.writer {
             Writer::Parquet(writer) => writer.finish().with_context(context)?,
@@ -85,6 +86,6 @@ impl OutputFile {
                 writer.into_inner().flush().with_context(context)?;
             }
         }
-        self.file.commit()
+        if replace { self.file.commit() } else { self.file.commit_new() }
     }
 }

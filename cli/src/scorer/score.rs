@@ -145,7 +145,7 @@ pub fn run(args: &ScoreArgs) -> Result<()> {
     let progress = crate::progress::bar(input.rows(), "scoring");
     let score = model_scores(&model);
     let metadata = Provenance::of(&catalog, std::slice::from_ref(&name))?.key_values();
-    let scorer = FileScorer { score: &score, columns, batch_size: args.batch_size, metadata };
+    let scorer = FileScorer { score: &score, columns, batch_size: args.batch_size, metadata, replace: args.overwrite };
     let totals = scorer.score_file(&input, &output, format, |rows| {
         if crate::INTERRUPTED.load(Ordering::Relaxed) {
             bail!(crate::Interrupted);
@@ -182,7 +182,8 @@ fn score_folder(
         Columns { text: args.column.clone(), score: args.score_column.clone(), label: args.label_column_out.clone() };
     let score = model_scores(model);
     let metadata = Provenance::of(catalog, &[name.to_owned()])?.key_values();
-    let scorer = FileScorer { score: &score, columns, batch_size: args.batch_size, metadata };
+    // Rescoring replaces an output another model wrote.
+    let scorer = FileScorer { score: &score, columns, batch_size: args.batch_size, metadata, replace: true };
     let identity = ModelIdentity::of(catalog, name)?;
     let job = FolderJob {
         scorer: &scorer,
@@ -221,7 +222,9 @@ fn score_folder(
     }
     let failed: Vec<_> = manifest.files.iter().filter(|f| f.state == FileState::Failed).collect();
     for file in &failed {
-        eprintln!("scorer: {} failed: {}", file.input.display(), file.error.as_deref().unwrap_or_default());
+        let (input, error) = (file.input.display().to_string(), file.error.as_deref().unwrap_or_default());
+        // Most errors name their file already.
+        if error.contains(&input) { eprintln!("scorer: {error}") } else { eprintln!("scorer: {input}: {error}") }
     }
     if !failed.is_empty() {
         bail!(
