@@ -14,6 +14,7 @@ use crate::batch::{label_array, score_array};
 use crate::io::{FileFormat, Input, OutputFile};
 use crate::metrics::THRESHOLD;
 use crate::model::SentimentModel;
+use crate::provenance::KEY_PREFIX;
 
 /// Rows read, scored and written at a time unless the caller says otherwise. Reading, scoring
 /// and writing run side by side, so about three batches are in memory at once: at 1,000,000
@@ -39,8 +40,10 @@ impl Default for Columns {
 }
 
 impl Columns {
-    /// The output schema: the input's columns, then the score and the label. Fails when the text
-    /// column is missing or not text, or with a [`ColumnClash`].
+    /// The output schema: the input's columns, then the score and the label, with the input's
+    /// schema metadata but for the `sentiment.*` keys of an earlier scoring (the output's footer
+    /// says what scored it now). Fails when the text column is missing or not text, or with a
+    /// [`ColumnClash`].
     pub fn output_schema(&self, input: &Input) -> Result<SchemaRef> {
         input.text_column(&self.text)?;
         for name in [&self.score, &self.label] {
@@ -54,7 +57,9 @@ impl Columns {
         let mut fields = input.schema().fields().to_vec();
         fields.push(Arc::new(Field::new(&self.score, DataType::Float32, true)));
         fields.push(Arc::new(Field::new(&self.label, DataType::Utf8, true)));
-        Ok(Arc::new(Schema::new_with_metadata(fields, input.schema().metadata().clone())))
+        let mut metadata = input.schema().metadata().clone();
+        metadata.retain(|key, _| !key.starts_with(KEY_PREFIX));
+        Ok(Arc::new(Schema::new_with_metadata(fields, metadata)))
     }
 }
 

@@ -110,6 +110,27 @@ fn invalid_utf8_in_a_binary_column_only_separates_words() {
 // Schema.
 
 #[test]
+fn null_and_categorical_review_columns_are_text() {
+    // NULL gives NULL, as a literal and as an NDJSON column with no value at all (type Null).
+    let out = scorer(&["sql", "--format", "csv", "SELECT sentiment(NULL) AS s, sentiment_label(NULL) AS l"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), "s,l\n,\n");
+    let dir = tempfile::tempdir().unwrap();
+    let nulls = dir.path().join("nulls.jsonl");
+    std::fs::write(&nulls, "{\"id\": 1, \"review\": null}\n{\"id\": 2, \"review\": null}\n").unwrap();
+    assert_eq!(score(&nulls, &dir.path().join("nulls.parquet"), &[]), [None, None]);
+    // A dictionary-encoded (categorical) column, as pandas and Polars write them.
+    let values = Arc::new(StringArray::from(vec!["A wonderful, moving film", "Awful and boring"]));
+    let keys = arrow::array::Int32Array::from(vec![Some(0), Some(1), None, Some(0)]);
+    let categorical = arrow::array::DictionaryArray::<arrow::datatypes::Int32Type>::try_new(keys, values).unwrap();
+    let input = dir.path().join("categorical.parquet");
+    write(&input, vec![("review", Arc::new(categorical) as ArrayRef)]);
+    let scores = score(&input, &dir.path().join("categorical.scored.parquet"), &[]);
+    assert!(scores[0].unwrap() > 0.5 && scores[1].unwrap() < 0.5 && scores[2].is_none(), "{scores:?}");
+    assert_eq!(scores[0], scores[3]);
+}
+
+#[test]
 fn a_column_that_is_not_text_is_named_with_its_type() {
     let out = scorer(&["--input", sample().to_str().unwrap(), "--column", "id", "--output", "/tmp/never.parquet"]);
     assert_fails_naming(&out, &["\"id\"", "Int64", "not text"]);

@@ -140,6 +140,22 @@ class Edges(unittest.TestCase):
         self.assertEqual(len(footer["sentiment.model_sha256"]), 64)
         self.assertEqual(footer["sentiment.package"], "imdb-sentiment")
 
+    def test_a_rescored_file_says_only_what_scored_it_last(self):
+        # pyarrow reads a table's schema metadata from the Arrow schema embedded in the footer,
+        # which must not keep the input's sentiment.* keys: the footer's own keys say what scored.
+        with tempfile.TemporaryDirectory() as tmp:
+            first, second = Path(tmp) / "first.parquet", Path(tmp) / "second.parquet"
+            source = pa.table({"review": ["A wonderful film", "Dull"]})
+            pq.write_table(source, Path(tmp) / "in.parquet")
+            run = lambda *args: subprocess.run([os.environ["SCORER"], "score", *args], check=True, capture_output=True)
+            run("--input", str(Path(tmp) / "in.parquet"), "--output", str(first))
+            run("--input", str(first), "--output", str(second), "--model", "mlp",
+                "--score-column", "mlp_score", "--label-column-out", "mlp_label")
+            schema_metadata = pq.read_table(second).schema.metadata or {}
+            footer = pq.read_metadata(second).metadata
+        self.assertNotIn(b"sentiment.model", schema_metadata, "the first scoring's model is not carried over")
+        self.assertEqual(footer[b"sentiment.model"], b"mlp")
+
 
 if __name__ == "__main__":
     unittest.main()
