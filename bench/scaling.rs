@@ -127,19 +127,26 @@ pub fn measure(input: &Path, rows: usize, models: &[String], work: &Path) -> Res
     let out = work.join("scaling-out.parquet");
     let repeats = 2;
     let mut workloads = Vec::new();
+    // Another build's scorer (SCORER) is measured alone, by `scorer score`: the floor is this
+    // build's library, and DuckDB and `scorer sql` do not change with the build.
+    let another_build = std::env::var_os("SCORER").is_some();
     let floor: Workload<'_> = Box::new(|threads| {
         let mut command = Command::new(std::env::current_exe().expect("the benchmark's own path"));
         command.arg("--floor-process").arg(input).arg(&out).arg(threads.to_string());
         command
     });
-    workloads.push(measure_workload("floor", rows, repeats, &floor)?);
+    if !another_build {
+        workloads.push(measure_workload("floor", rows, repeats, &floor)?);
+    }
     let duckdb: Workload<'_> = Box::new(|threads| {
         let mut command = Command::new("python3");
         command.arg(super::repo().join("bench/duckdb_copy.py")).arg(input).arg(&out).arg(threads.to_string());
         command.env("PYTHONPATH", super::repo().join(".deps/python"));
         command
     });
-    workloads.push(measure_workload("duckdb", rows, repeats, &duckdb)?);
+    if !another_build {
+        workloads.push(measure_workload("duckdb", rows, repeats, &duckdb)?);
+    }
     for model in models {
         let score: Workload<'_> = Box::new(|threads| {
             let mut command = super::scorer();
@@ -148,6 +155,9 @@ pub fn measure(input: &Path, rows: usize, models: &[String], work: &Path) -> Res
             command
         });
         workloads.push(measure_workload(&format!("score {model}"), rows, repeats, &score)?);
+        if another_build {
+            continue; // `scorer sql` is DataFusion's scan and writer in either build.
+        }
         let copy: Workload<'_> = Box::new(|threads| {
             let mut command = super::scorer();
             let query = format!(

@@ -19,7 +19,8 @@
 //! and `scorer score` with 1 thread against all threads, on IMDB test and on the smallest large
 //! file. Also the tokenizer's speed on one core.
 //! `--scaling [--rows N]` measures instead what 2 cores can show about 16 (`bench/scaling.rs`):
-//! the busiest thread's share, pinned 1 → 2 core gains, and DuckDB side by side.
+//! the busiest thread's share, pinned 1 → 2 core gains, and DuckDB side by side. `SCORER=PATH`
+//! runs another `scorer` build in place of this one's (an earlier commit's, for before and after).
 //! Every run of (a), (b) and (d) is a separate process, timed from start to exit, loading
 //! included, the fastest of three on IMDB test; peak RSS is that process's `VmHWM`, sampled
 //! every 10 ms. (f) is timed from the
@@ -293,9 +294,10 @@ fn measure_all(options: &Options) -> Result<Report> {
     })
 }
 
-/// The release `scorer` built beside this benchmark.
+/// The release `scorer` built beside this benchmark, or the one `SCORER` names (another build, to
+/// compare side by side).
 fn scorer() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_scorer"));
+    let mut command = Command::new(std::env::var_os("SCORER").unwrap_or_else(|| env!("CARGO_BIN_EXE_scorer").into()));
     command.env("SENTIMENT_MODELS", repo().join("models"));
     command
 }

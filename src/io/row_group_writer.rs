@@ -94,9 +94,19 @@ impl RowGroupWriter {
     }
 
     /// Hands the gathered rows to a job, once the row groups before it leave room in the bounds.
+    /// On a thread of a rayon pool, the row group is encoded here instead: that thread waiting for
+    /// a job of its own pool could wait forever.
     fn encode_gathered(&mut self) -> Result<()> {
         let batches = std::mem::take(&mut self.gathered);
         self.gathered_rows = 0;
+        if rayon::current_thread_index().is_some() {
+            while !self.encoding.is_empty() {
+                self.append_oldest()?;
+            }
+            let writers = self.factory.create_column_writers(self.row_groups_started)?;
+            self.row_groups_started += 1;
+            return self.append(encode(writers, &self.schema, &batches)?);
+        }
         let bytes: usize = batches.iter().map(RecordBatch::get_array_memory_size).sum();
         while !self.encoding.is_empty()
             && (self.encoding.len() >= self.most_encoding || self.bytes_encoding + bytes > WRITE_BUDGET)
@@ -120,7 +130,11 @@ impl RowGroupWriter {
     fn append_oldest(&mut self) -> Result<()> {
         let Encoding { bytes, chunks } = self.encoding.pop_front().expect("a row group is being encoded");
         self.bytes_encoding -= bytes;
-        let chunks = chunks.recv().context("a row group's encoding job stopped")??;
+        self.append(chunks.recv().context("a row group's encoding job stopped")??)
+    }
+
+    /// Appends an encoded row group to the file.
+    fn append(&mut self, chunks: Vec<ArrowColumnChunk>) -> Result<()> {
         let mut row_group = self.file.next_row_group()?;
         for chunk in chunks {
             chunk.append_to_row_group(&mut row_group)?;
@@ -225,6 +239,29 @@ mod tests {
         let groups: Vec<i64> =
             parquet::file::reader::FileReader::metadata(&reader).row_groups().iter().map(|g| g.num_rows()).collect();
         assert_eq!(groups, [GROUP as i64, GROUP as i64, GROUP as i64, GROUP as i64, 4_465]);
+    }
+
+    #[test]
+    fn a_thread_of_a_one_thread_pool_finishes_the_file_itself() {
+        // Row groups begun on another thread, the file finished on the pool's only thread.
+        let dir = tempfile::tempdir().unwrap();
+        let input = batches(40_000);
+        let path = dir.path().join("pool.parquet");
+        let mut writer =
+            RowGroupWriter::try_new(File::create(&path).unwrap(), input[0].schema(), properties(), 4).unwrap();
+        for batch in &input {
+            writer.write(batch).unwrap();
+        }
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
+        pool.install(|| writer.finish()).unwrap();
+        let rows: usize =
+            parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(File::open(&path).unwrap())
+                .unwrap()
+                .build()
+                .unwrap()
+                .map(|b| b.unwrap().num_rows())
+                .sum();
+        assert_eq!(rows, 40_000);
     }
 
     #[test]

@@ -123,8 +123,12 @@ impl RowGroupReader {
 
     /// Starts decoding the row groups that fit in the bounds, in order. A row group over the
     /// budget on its own is not started: [`Self::next`] reads it here once the ones before are
-    /// taken.
+    /// taken. Nor is any on a thread of a rayon pool, which waiting for a job of its own pool
+    /// could wait forever: there every row group is read here.
     fn start_more(&mut self) {
+        if rayon::current_thread_index().is_some() {
+            return;
+        }
         while self.in_flight.len() < self.most_in_flight {
             let Some((file, index)) = self.waiting.front() else { return };
             let bytes = file.decoded_bytes(*index, self.columns.as_deref());
@@ -248,6 +252,15 @@ mod tests {
         let doubled: Vec<i64> =
             batches.iter().flat_map(|b| b.column(0).as_primitive::<Int64Type>().values().to_vec()).collect();
         assert_eq!(doubled, (0..500).map(|i| 2 * i).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn on_a_thread_of_a_one_thread_pool_every_row_group_is_read_there() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = [ids(&dir.path().join("a.parquet"), 0, 1000, 100)];
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
+        let (ids, _) = pool.install(|| read_ids(RowGroupReader::new(&files, 64, None, 4)));
+        assert_eq!(ids, (0..1000).collect::<Vec<_>>());
     }
 
     #[test]

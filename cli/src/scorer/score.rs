@@ -2,7 +2,6 @@
 //! sentiment out, in the input's format unless `--output` names another.
 
 use std::path::PathBuf;
-use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use anyhow::{Result, bail};
@@ -90,6 +89,13 @@ impl From<OutputFormat> for FileFormat {
     }
 }
 
+impl ScoreArgs {
+    /// The column read and the columns appended, as the options name them.
+    fn columns(&self) -> Columns {
+        Columns { text: self.column.clone(), score: self.score_column.clone(), label: self.label_column_out.clone() }
+    }
+}
+
 /// What a scoring run did.
 #[derive(Debug, Serialize)]
 pub struct Summary {
@@ -118,8 +124,7 @@ pub fn run(args: &ScoreArgs) -> Result<()> {
         return score_folder(args, &catalog, &name, &model, output_dir, started);
     }
     let input = Input::open(&args.input)?;
-    let columns =
-        Columns { text: args.column.clone(), score: args.score_column.clone(), label: args.label_column_out.clone() };
+    let columns = args.columns();
     if let Err(e) = columns.output_schema(&input) {
         return Err(match e.downcast::<ColumnClash>() {
             Ok(clash) => anyhow::anyhow!("{clash}; choose other names with --score-column and --label-column-out"),
@@ -146,13 +151,7 @@ pub fn run(args: &ScoreArgs) -> Result<()> {
     let score = model_scores(&model);
     let metadata = Provenance::of(&catalog, std::slice::from_ref(&name))?.key_values();
     let scorer = FileScorer { score: &score, columns, batch_size: args.batch_size, metadata, replace: args.overwrite };
-    let totals = scorer.score_file(&input, &output, format, |rows| {
-        if crate::INTERRUPTED.load(Ordering::Relaxed) {
-            bail!(crate::Interrupted);
-        }
-        progress.inc(rows);
-        Ok(())
-    })?;
+    let totals = scorer.score_file(&input, &output, format, crate::progress::after_batch(&progress))?;
     progress.finish_and_clear();
 
     let seconds = started.elapsed().as_secs_f64();
@@ -178,8 +177,7 @@ fn score_folder(
     started: Instant,
 ) -> Result<()> {
     let (base, files) = input_files(&args.input)?;
-    let columns =
-        Columns { text: args.column.clone(), score: args.score_column.clone(), label: args.label_column_out.clone() };
+    let columns = args.columns();
     let score = model_scores(model);
     let metadata = Provenance::of(catalog, &[name.to_owned()])?.key_values();
     // Rescoring replaces an output another model wrote.
@@ -195,13 +193,7 @@ fn score_folder(
         files_at_once: args.model.threads(),
     };
     let progress = crate::progress::bar(None, "scoring");
-    let manifest = job.run(&base, &files, &|rows| {
-        if crate::INTERRUPTED.load(Ordering::Relaxed) {
-            bail!(crate::Interrupted);
-        }
-        progress.inc(rows);
-        Ok(())
-    })?;
+    let manifest = job.run(&base, &files, &crate::progress::after_batch(&progress))?;
     progress.finish_and_clear();
     let seconds = started.elapsed().as_secs_f64();
     let rows: u64 = manifest.files.iter().map(|f| f.rows).sum();
