@@ -161,6 +161,9 @@ impl Iterator for RowGroupReader {
 
     fn next(&mut self) -> Option<Self::Item> {
         loop {
+            // The window is topped up at every batch, not only when a row group runs out, so
+            // that the jobs keep as far ahead as the bounds allow.
+            self.start_more();
             match self.current.next() {
                 Some(Ok(batch)) => return Some(Ok(batch)),
                 Some(Err(e)) => {
@@ -169,7 +172,6 @@ impl Iterator for RowGroupReader {
                 }
                 None => {}
             }
-            self.start_more();
             let decoded = match self.in_flight.pop_front() {
                 Some(InFlight { bytes, batches }) => {
                     self.bytes_in_flight -= bytes;
