@@ -165,7 +165,7 @@ mod tests {
     fn a_buffer_claiming_a_tebibyte_is_refused() {
         let mut message = message(10, 10, Some(CompressionType::LZ4_FRAME));
         let header = root_as_message(&message.data_header).unwrap();
-        let last = header.header_as_record_batch().unwrap().buffers().unwrap().iter().last().unwrap();
+        let last = header.header_as_record_batch().unwrap().buffers().unwrap().iter().next_back().unwrap();
         let offset = last.offset() as usize;
         let mut body = message.data_body.to_vec();
         body[offset..offset + 8].copy_from_slice(&(1i64 << 40).to_le_bytes());
