@@ -46,6 +46,11 @@ impl Encoder {
     }
 }
 
+/// Most ids in the padded matrix of one n-gram model call ([`EncodedBatch::calls`]), 2 MB: a
+/// call's rows are padded to its longest review, so one long review among short ones would
+/// otherwise widen every row of its call (a 3.9 MB review beside 127 empty ones took 431 MB).
+pub const MAX_IDS_PER_CALL: usize = 1 << 18;
+
 /// How the ids of a batch's reviews are laid out in [`EncodedBatch::ids`].
 #[derive(Debug, Clone, PartialEq)]
 pub enum Layout {
@@ -139,6 +144,33 @@ impl EncodedBatch {
         }
     }
 
+    /// The rows of each model call, in order: runs of at most `most_rows` rows, and for a ragged
+    /// layout also of at most [`MAX_IDS_PER_CALL`] ids once padded, so that a long review is
+    /// called with few others or alone, and memory does not grow with one review's length times
+    /// the call's rows.
+    pub fn calls(&self, most_rows: usize) -> Vec<Range<usize>> {
+        let most_rows = most_rows.max(1);
+        if matches!(self.layout, Layout::Fixed(_)) {
+            return (0..self.len()).step_by(most_rows).map(|start| start..self.len().min(start + most_rows)).collect();
+        }
+        let mut calls = Vec::new();
+        let (mut start, mut width) = (0, 1);
+        for (row, &length) in self.lengths.iter().enumerate() {
+            let wider = width.max(length as usize);
+            let rows = row - start + 1;
+            if row > start && (rows > most_rows || rows * wider > MAX_IDS_PER_CALL) {
+                calls.push(start..row);
+                (start, width) = (row, (length as usize).max(1));
+            } else {
+                width = wider;
+            }
+        }
+        if start < self.len() {
+            calls.push(start..self.len());
+        }
+        calls
+    }
+
     /// The ids of reviews `rows` as the row-major matrix a model call takes, and its width:
     /// the batch's own rows for a fixed layout; for a ragged one, each review padded with
     /// [`UNKNOWN_ID`] to the longest of them (at least one id wide).
@@ -229,5 +261,35 @@ mod tests {
         assert_eq!((&*matrix, width), (&[0, 0, id("movie"), id("movie movie")][..], 2));
         assert_eq!(&*batch.matrix(1..2).0, &[0]);
         assert_eq!(&*batch.matrix(0..1).0, &[id("good"), id("good movie"), id("movie")]);
+        assert_eq!(batch.calls(3), [0..3, 3..4]);
+    }
+
+    #[test]
+    fn a_long_review_is_called_apart_from_short_ones() {
+        // Words of letters only (the text pipeline drops digits): "xa", "xb", ..., each a new n-gram.
+        let word = |mut i: usize| {
+            let mut word = String::from("x");
+            while i > 0 || word.len() == 1 {
+                word.push((b'a' + (i % 26) as u8) as char);
+                i /= 26;
+            }
+            word + " "
+        };
+        let long: String = (0..MAX_IDS_PER_CALL / 2).map(word).collect();
+        let mut texts = vec!["good film".to_owned(); 200];
+        texts[70] = long;
+        let batch = Encoder::Ngrams(NgramHashing::new(1 << 20).unwrap()).encode(&texts);
+        let calls = batch.calls(128);
+        assert_eq!(calls.iter().map(|c| c.len()).sum::<usize>(), 200);
+        assert!(calls.windows(2).all(|pair| pair[0].end == pair[1].start));
+        assert!(batch.lengths[70] as usize > MAX_IDS_PER_CALL / 128);
+        assert!(calls.contains(&(70..71)), "{calls:?}");
+        for call in calls {
+            let (matrix, _) = batch.matrix(call.clone());
+            assert!(call.len() <= 128);
+            assert!(call == (70..71) || matrix.len() <= MAX_IDS_PER_CALL, "{call:?}: {}", matrix.len());
+        }
+        let words = EncodedBatch::encode(&Vocabulary::from_words(vec!["good".into()]).unwrap(), &texts);
+        assert_eq!(words.calls(128), [0..128, 128..200]);
     }
 }

@@ -203,7 +203,7 @@ impl FolderJob<'_> {
                                     state: FileState::Failed,
                                     rows: 0,
                                     seconds: started.elapsed().as_secs_f64(),
-                                    error: Some(format!("{e:#}")),
+                                    error: Some(crate::errors::describe(&e)),
                                     model_sha256: None,
                                 }
                             }

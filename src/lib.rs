@@ -3,7 +3,8 @@
 //! The scoring core: the exercise's [`text`] pipeline, the shared [`vocab`], [`encoding`] of
 //! reviews into the inputs of a model [`contract`], the ONNX [`model`] running on ONNX Runtime
 //! ([`runtime`]) with its graph [`pruning`] to what a call reads, review files in and out ([`io`]: Parquet, CSV, NDJSON),
-//! the file [`scoring`] loop and folder [`job`]s, the [`metrics`], model [`card`]s and labeled [`data`]. The SQL
+//! the file [`scoring`] loop and folder [`job`]s, the [`metrics`], model [`card`]s, labeled [`data`]
+//! and [`errors`] as the user reads them. The SQL
 //! functions are in `sql` (feature `sql`), their Ballista cluster in `cluster` (feature
 //! `cluster`), the trainer in `train` (feature `train`).
 
@@ -15,6 +16,7 @@ pub mod cluster;
 pub mod contract;
 pub mod data;
 pub mod encoding;
+pub mod errors;
 #[cfg(feature = "serve")]
 pub mod flight_server;
 pub mod io;

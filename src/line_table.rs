@@ -77,16 +77,9 @@ fn next_batch(receiver: &Receiver<NumberedLine>, schema: &SchemaRef) -> Result<O
     while let Some((number, text)) = line {
         let mut bytes = text.map_err(|e| DataFusionError::External(Box::new(e)))?.into_bytes();
         bytes.push(b'\n');
-        let rows = decoder.len();
-        let read =
-            decoder.decode(&bytes).map_err(|e| DataFusionError::Execution(format!("stdin line {number}: {e}")))?;
-        // One line, one row: a line of two objects would fill the batch early and the decoder
-        // would stop reading it, and an unfinished object would swallow the next line.
-        if read != bytes.len() || decoder.len() != rows + 1 || decoder.has_partial_record() {
-            return Err(DataFusionError::Execution(format!(
-                "stdin line {number} is not one JSON object: each line must hold exactly one"
-            )));
-        }
+        crate::io::ndjson::decode_line(&mut decoder, &bytes).map_err(|e| {
+            DataFusionError::Execution(format!("stdin line {number}: {}", crate::io::ndjson::message(e)))
+        })?;
         (to, taken) = (number, taken + 1);
         line = if taken < BATCH_LINES { receiver.try_recv().ok() } else { None };
     }

@@ -289,7 +289,8 @@ impl SentimentModel {
         Ok(out)
     }
 
-    /// Runs the model on the batch in chunks of at most `rows_per_run` rows and hands
+    /// Runs the model on the batch in chunks of at most `rows_per_run` rows (and, for the n-gram
+    /// model, ids: [`EncodedBatch::calls`]) and hands
     /// `take` each chunk's rows, the width of its ids matrix ([`EncodedBatch::matrix`]) and its
     /// requested float outputs, chunk by chunk in order. A single session runs every
     /// chunk on the calling thread, leaving the cores to its own intra-op threads; a pool's
@@ -302,10 +303,7 @@ impl SentimentModel {
         wanted: &[&str],
         mut take: impl FnMut(Range<usize>, usize, &[&[f32]]),
     ) -> Result<()> {
-        let chunks: Vec<Range<usize>> = (0..batch.len())
-            .step_by(self.rows_per_run)
-            .map(|start| start..batch.len().min(start + self.rows_per_run))
-            .collect();
+        let chunks = batch.calls(self.rows_per_run);
         let run = |session: &mut Session, options: &RunOptions<HasSelectedOutputs>, rows: &Range<usize>| {
             let (ids, width) = batch.matrix(rows.clone());
             let input = Input { name: self.input, ids: &ids, width, lengths: &batch.lengths[rows.clone()] };

@@ -366,6 +366,14 @@ fn a_reader_that_leaves_is_success_for_every_printing_command() {
 }
 
 #[test]
+fn sql_csv_of_no_rows_still_prints_its_header() {
+    let query = "SELECT id, sentiment(review) AS s FROM reviews WHERE id < 0";
+    let out = scorer(&["sql", "--input", sample().to_str().unwrap(), "--format", "csv", query]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), "id,s\n");
+}
+
+#[test]
 fn sql_json_writes_null_so_every_line_has_every_key() {
     let out = scorer(&[
         "sql",
@@ -465,7 +473,7 @@ fn sql_over_stdin_names_the_lines_that_do_not_fit() {
     // object would swallow the next line.
     let two_per_line = "{\"review\": \"a\"} {\"review\": \"b\"}\n".repeat(10);
     let err = run(&format!("{{\"review\": \"first\"}}\n{two_per_line}"));
-    assert!(err.contains("stdin line 2 is not one JSON object"), "{err}");
+    assert!(err.contains("stdin line 2: not one JSON object"), "{err}");
     let err = run("{\"review\": \"first\"}\n{\"review\":\n\"second\"}\n");
-    assert!(err.contains("stdin line 2 is not one JSON object"), "{err}");
+    assert!(err.contains("stdin line 2: not one JSON object"), "{err}");
 }

@@ -463,3 +463,148 @@ fn stream_scores_a_last_line_cut_off_by_the_end_of_input() {
     assert_eq!(lines[1]["review"], "A truly dreadful fil");
     assert_eq!(lines[1]["sentiment_label"], "negative");
 }
+
+#[test]
+fn stream_scores_a_null_review_null_skips_a_mark_and_refuses_a_field_it_would_overwrite() {
+    let out = stream(b"\xef\xbb\xbf{\"review\": \"Superb\"}\n{\"id\": 2, \"review\": null}\n{\"review\": \"Dull\", \"sentiment_score\": 9}\n");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let lines = stream_lines(&out);
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert_eq!(lines[0]["review"], "Superb", "the byte-order mark is not part of the line");
+    assert_eq!(lines[1]["id"], 2);
+    assert!(lines[1]["sentiment_score"].is_null() && lines[1]["sentiment_label"].is_null());
+    let err = stderr(&out);
+    assert!(err.contains("line 3: the line has a field \"sentiment_score\" already"), "{err}");
+}
+
+// Text files.
+
+#[test]
+fn csv_a_header_only_file_gives_a_header_only_output_and_an_open_quote_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let (input, output) = (dir.path().join("header.csv"), dir.path().join("out.csv"));
+    std::fs::write(&input, "id,review\n").unwrap();
+    let out = scorer(&["score", "--input", input.to_str().unwrap(), "--output", output.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(std::fs::read_to_string(&output).unwrap(), "id,review,sentiment_score,sentiment_label\n");
+
+    let (input, output) = (dir.path().join("open.csv"), dir.path().join("open.scored.csv"));
+    std::fs::write(&input, "id,review\n1,\"Good film\n2,Bad film\n3,Fine\n").unwrap();
+    let out = scorer(&["score", "--input", input.to_str().unwrap(), "--output", output.to_str().unwrap()]);
+    assert_fails_naming(&out, &["open.csv", "the quoted field opened on line 2 is never closed"]);
+    assert!(!output.exists());
+}
+
+#[test]
+fn text_files_may_open_with_a_byte_order_mark() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text) in [("r.csv", "id,review\n1,Superb\n"), ("r.jsonl", "{\"id\":1,\"review\":\"Superb\"}\n")] {
+        let (input, output) = (dir.path().join(name), dir.path().join(format!("out-{name}")));
+        std::fs::write(&input, [&b"\xef\xbb\xbf"[..], text.as_bytes()].concat()).unwrap();
+        let out = scorer(&["score", "--input", input.to_str().unwrap(), "--output", output.to_str().unwrap()]);
+        assert!(out.status.success(), "{name}: {}", stderr(&out));
+        let batch = common::read_any(&output);
+        assert_eq!(batch.schema().field(0).name(), "id", "{name}");
+        assert_eq!(common::score_column(&batch).len(), 1);
+    }
+}
+
+#[test]
+fn ndjson_a_field_first_seen_late_or_a_bad_line_is_named_by_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let (input, output) = (dir.path().join("late.jsonl"), dir.path().join("out.jsonl"));
+    let mut text = "{\"review\":\"Superb\"}\n".repeat(10_001);
+    text.push_str("{\"review\":\"Dull\",\"extra\":1}\n");
+    std::fs::write(&input, &text).unwrap();
+    let out = scorer(&["score", "--input", input.to_str().unwrap(), "--output", output.to_str().unwrap()]);
+    assert_fails_naming(&out, &["late.jsonl", "line 10002", "extra"]);
+    assert!(!output.exists(), "the field is not silently dropped");
+
+    let mut text = "{\"review\":\"Superb\"}\n".repeat(5_000);
+    text.push_str("{\"review\": oops}\n");
+    std::fs::write(&input, &text).unwrap();
+    let out = scorer(&["score", "--input", input.to_str().unwrap(), "--output", output.to_str().unwrap()]);
+    assert_fails_naming(&out, &["late.jsonl line 5001 is not JSON"]);
+}
+
+#[test]
+fn two_columns_named_like_the_review_column_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (input, output) = (dir.path().join("two.csv"), dir.path().join("out.csv"));
+    std::fs::write(&input, "review,review\nSuperb,Dull\n").unwrap();
+    let out = scorer(&["score", "--input", input.to_str().unwrap(), "--output", output.to_str().unwrap()]);
+    assert_fails_naming(&out, &["2 columns are named \"review\""]);
+}
+
+#[test]
+fn eval_of_a_file_with_nothing_to_judge_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("empty.csv");
+    std::fs::write(&input, "review,label\n").unwrap();
+    let out = scorer(&["eval", "--input", input.to_str().unwrap()]);
+    assert_fails_naming(&out, &["empty.csv: no labeled review with words to judge"]);
+    assert!(out.stdout.is_empty(), "no metrics of nothing");
+}
+
+// Signals for every long-running subcommand.
+
+/// Sends `signal` to `child` and returns its output, asserting that it stopped with exit 130
+/// within 10 s.
+fn interrupt(child: std::process::Child, signal: &str) -> Output {
+    let status = std::process::Command::new("kill").args([&format!("-{signal}"), &child.id().to_string()]).status();
+    assert!(status.unwrap().success());
+    let sent = Instant::now();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "SIG{signal}: {}", stderr(&out));
+    assert!(sent.elapsed() < Duration::from_secs(10), "stopped after {:?}", sent.elapsed());
+    assert!(stderr(&out).contains("interrupted"), "{}", stderr(&out));
+    out
+}
+
+#[test]
+fn sql_copy_stops_on_a_signal_and_leaves_no_unfinished_file() {
+    for signal in ["INT", "TERM"] {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("copy.parquet");
+        let query = format!(
+            "COPY (SELECT review, sentiment(review, 'attention') AS s FROM reviews) TO '{}' STORED AS PARQUET",
+            target.display()
+        );
+        let child = scorer_command()
+            .args(["sql", "--input", imdb("unsup").to_str().unwrap(), &query])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let started = Instant::now();
+        while files_in(dir.path()).is_empty() {
+            assert!(started.elapsed() < Duration::from_secs(60), "the COPY never started writing");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        interrupt(child, signal);
+        assert!(files_in(dir.path()).is_empty(), "SIG{signal}: left {:?}", files_in(dir.path()));
+    }
+}
+
+#[test]
+fn stream_and_eval_stop_on_a_signal() {
+    // A stream whose input stays open.
+    let mut child = common::spawn_scorer(&["stream"]);
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"{\"review\": \"Superb\"}\n").unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    interrupt(child, "TERM");
+    drop(stdin);
+
+    // The slowest model, a few seconds over IMDB train; its handler is installed within
+    // milliseconds of the start.
+    let child = scorer_command()
+        .args(["eval", "--input", imdb("train").to_str().unwrap(), "--model", "rnn"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1000));
+    let out = interrupt(child, "INT");
+    assert!(out.stdout.is_empty(), "no metrics of part of the file");
+}

@@ -4,9 +4,8 @@
 //! each such file is read by one reader, in order.
 
 use std::fs::File;
-use std::io::BufReader;
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use super::FileFormat;
 use super::row_groups::{ParquetFile, RowGroupReader};
@@ -49,8 +48,8 @@ impl Input {
                     parquet.push(footer);
                     read
                 }
-                FileFormat::Csv => (infer_csv_schema(file)?, None),
-                FileFormat::Ndjson => (infer_ndjson_schema(file)?, None),
+                FileFormat::Csv => (super::csv::infer_schema(file)?, None),
+                FileFormat::Ndjson => (super::ndjson::infer_schema(file)?, None),
             };
             rows = rows.zip(file_rows).map(|(a, b)| a + b);
             match &first {
@@ -85,11 +84,15 @@ impl Input {
     }
 
     /// The index of column `name`, or an error that lists the columns there are.
+    /// Two columns of that name are an error too: which one is meant cannot be told.
     pub fn column(&self, name: &str) -> Result<usize> {
-        self.schema.index_of(name).map_err(|_| {
-            let names: Vec<&str> = self.schema.fields().iter().map(|f| f.name().as_str()).collect();
-            anyhow::anyhow!("{}: no column {name:?}; the columns are {names:?}", self.spec)
-        })
+        let names: Vec<&str> = self.schema.fields().iter().map(|f| f.name().as_str()).collect();
+        let indices: Vec<usize> = (0..names.len()).filter(|&i| names[i] == name).collect();
+        match indices[..] {
+            [index] => Ok(index),
+            [] => bail!("{}: no column {name:?}; the columns are {names:?}", self.spec),
+            _ => bail!("{}: {} columns are named {name:?}; rename all but one", self.spec, indices.len()),
+        }
     }
 
     /// The index of the review column, which must exist and be text.
@@ -138,8 +141,8 @@ impl Input {
                 let most_in_flight = rayon::current_num_threads() + 1;
                 return Box::new(RowGroupReader::new(&self.parquet, batch_size, columns, most_in_flight));
             }
-            FileFormat::Csv => csv_batches,
-            FileFormat::Ndjson => ndjson_batches,
+            FileFormat::Csv => super::csv::batches,
+            FileFormat::Ndjson => super::ndjson::batches,
         };
         Box::new(self.files.iter().flat_map(move |file| {
             let batches: Batches<'_> = match open_batches(file, &self.schema, batch_size, columns.clone()) {
@@ -153,62 +156,17 @@ impl Input {
     }
 }
 
-/// The schema of a CSV file, inferred from its first records.
-fn infer_csv_schema(file: &Path) -> Result<SchemaRef> {
-    let (schema, _) = csv_format()
-        .infer_schema(open(file)?, Some(INFER_RECORDS))
-        .with_context(|| format!("{} is not a readable CSV file with a header line", file.display()))?;
-    Ok(Arc::new(schema))
-}
-
-/// The schema of an NDJSON file, inferred from its first records.
-fn infer_ndjson_schema(file: &Path) -> Result<SchemaRef> {
-    let (schema, _) = arrow::json::reader::infer_json_schema(BufReader::new(open(file)?), Some(INFER_RECORDS))
-        .with_context(|| format!("{} is not a readable NDJSON file (one JSON object per line)", file.display()))?;
-    Ok(Arc::new(schema))
-}
-
 /// Record batches as arrow's readers give them.
-type ArrowBatches = Box<dyn Iterator<Item = std::result::Result<RecordBatch, arrow::error::ArrowError>>>;
+pub(super) type ArrowBatches = Box<dyn Iterator<Item = std::result::Result<RecordBatch, arrow::error::ArrowError>>>;
 
-/// The batches of one CSV file with `schema` (already checked to be the file's).
-fn csv_batches(
-    file: &Path,
-    schema: &SchemaRef,
-    batch_size: usize,
-    columns: Option<Vec<usize>>,
-) -> Result<ArrowBatches> {
-    let mut builder =
-        arrow::csv::ReaderBuilder::new(schema.clone()).with_format(csv_format()).with_batch_size(batch_size);
-    if let Some(columns) = columns {
-        builder = builder.with_projection(columns);
+/// `file` opened for reading text, past a UTF-8 byte-order mark if it starts with one.
+pub(super) fn open_text(file: &Path) -> Result<BufReader<File>> {
+    let mut reader = BufReader::new(File::open(file).with_context(|| format!("cannot open {}", file.display()))?);
+    let start = reader.fill_buf().with_context(|| format!("cannot read {}", file.display()))?;
+    if start.starts_with(b"\xef\xbb\xbf") {
+        reader.consume(3);
     }
-    Ok(Box::new(builder.build(open(file)?)?))
-}
-
-/// The batches of one NDJSON file with `schema` (already checked to be the file's).
-fn ndjson_batches(
-    file: &Path,
-    schema: &SchemaRef,
-    batch_size: usize,
-    columns: Option<Vec<usize>>,
-) -> Result<ArrowBatches> {
-    let reader = arrow::json::ReaderBuilder::new(schema.clone())
-        .with_batch_size(batch_size)
-        .build(BufReader::new(open(file)?))?;
-    Ok(match columns {
-        Some(columns) => Box::new(reader.map(move |batch| batch.and_then(|b| b.project(&columns)))),
-        None => Box::new(reader),
-    })
-}
-
-fn open(file: &Path) -> Result<File> {
-    File::open(file).with_context(|| format!("cannot open {}", file.display()))
-}
-
-/// CSV as the exercise's `IMDB Dataset.csv` is written: a header line, commas, double quotes.
-fn csv_format() -> arrow::csv::reader::Format {
-    arrow::csv::reader::Format::default().with_header(true)
+    Ok(reader)
 }
 
 fn describe(schema: &Schema) -> String {

@@ -3,8 +3,10 @@
 //! outputs that appear whole or not at all, Parquet encoded a row group per thread.
 
 pub mod atomic;
+pub mod csv;
 pub mod format;
 pub mod input;
+pub mod ndjson;
 pub mod output;
 pub mod row_group_writer;
 pub mod row_groups;

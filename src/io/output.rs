@@ -54,7 +54,10 @@ impl OutputFile {
                 Writer::Parquet(Box::new(RowGroupWriter::try_new(handle, schema, properties, most_encoding)?))
             }
             FileFormat::Csv => {
-                Writer::Csv(Box::new(arrow::csv::WriterBuilder::new().with_header(true).build(BufWriter::new(handle))))
+                let mut writer = arrow::csv::WriterBuilder::new().with_header(true).build(BufWriter::new(handle));
+                // The header line goes first, so that an output with no rows still names its columns.
+                writer.write(&RecordBatch::new_empty(schema))?;
+                Writer::Csv(Box::new(writer))
             }
             // Every line has every column: NULL is written as null, not left out.
             FileFormat::Ndjson => Writer::Ndjson(

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::Result;
+use anyhow::{Result, bail};
 use clap::Args;
 use sentiment::batch::score_texts;
 use sentiment::data::LabeledReviews;
@@ -10,6 +10,9 @@ use sentiment::metrics::{Metrics, roc_curve};
 use serde::Serialize;
 
 use crate::options::ModelOptions;
+
+/// Reviews scored between two looks for a signal.
+const CHUNK: usize = 8192;
 
 /// Evaluate a model on labeled reviews: accuracy, F1, ROC AUC and the confusion matrix.
 #[derive(Debug, Args)]
@@ -50,13 +53,24 @@ pub fn run(args: &EvalArgs) -> Result<()> {
     let model = catalog.model(&name)?;
     let reviews = LabeledReviews::load(&args.input, &args.column, args.label_column.as_deref())?;
     let (mut scores, mut labels) = (Vec::new(), Vec::new());
-    for (score, &label) in score_texts(&model, &reviews.texts)?.into_iter().zip(&reviews.labels) {
-        if let Some(score) = score {
-            scores.push(score);
-            labels.push(label);
+    // In chunks, so that a signal stops a long evaluation within one chunk's time.
+    for (texts, chunk_labels) in reviews.texts.chunks(CHUNK).zip(reviews.labels.chunks(CHUNK)) {
+        crate::interrupt::check()?;
+        for (score, &label) in score_texts(&model, texts)?.into_iter().zip(chunk_labels) {
+            if let Some(score) = score {
+                scores.push(score);
+                labels.push(label);
+            }
         }
     }
     let no_words = reviews.labels.len() - labels.len();
+    if labels.is_empty() {
+        bail!(
+            "{}: no labeled review with words to judge ({} rows), so there is nothing to evaluate",
+            args.input.display(),
+            reviews.labels.len()
+        );
+    }
     let metrics = Metrics::compute(&scores, &labels);
     if let Some(path) = &args.plot {
         let title = format!("{name} on {}: ROC AUC {:.4}", args.input.display(), metrics.roc_auc.unwrap_or(f64::NAN));

@@ -7,6 +7,7 @@
 mod cluster;
 mod eval;
 mod explain;
+mod interrupt;
 mod models;
 mod options;
 mod plot;
@@ -20,17 +21,9 @@ mod stream;
 mod tokens;
 
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::{Parser, Subcommand};
-
-/// Set by SIGINT/SIGTERM; long jobs stop at the next batch and clean up.
-pub static INTERRUPTED: AtomicBool = AtomicBool::new(false);
-
-/// The error a job stops with when interrupted.
-#[derive(Debug, thiserror::Error)]
-#[error("interrupted; nothing was written")]
-pub struct Interrupted;
+use interrupt::Interrupted;
 
 /// Score the sentiment of movie reviews with the IMDB exercise's models.
 ///
@@ -102,10 +95,8 @@ fn main() -> ExitCode {
         .init();
     let cli = Cli::parse_from(with_default_subcommand(std::env::args_os().collect()));
     // Jobs stop cleanly at the next batch; the cluster's processes keep the default: they end.
-    if !cli.command.is_server()
-        && let Err(e) = ctrlc::set_handler(|| INTERRUPTED.store(true, Ordering::Relaxed))
-    {
-        tracing::warn!("cannot watch for interrupts: {e}");
+    if !cli.command.is_server() {
+        interrupt::watch();
     }
     let result = match cli.command {
         Command::Score(args) => score::run(&args),
@@ -131,7 +122,7 @@ fn main() -> ExitCode {
             ExitCode::from(130)
         }
         Err(e) => {
-            eprintln!("scorer: {e:#}");
+            eprintln!("scorer: {}", sentiment::errors::describe(&e));
             ExitCode::FAILURE
         }
     }

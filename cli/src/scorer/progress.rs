@@ -1,9 +1,8 @@
 //! A progress bar on a terminal, nothing otherwise.
 
 use std::io::IsTerminal;
-use std::sync::atomic::Ordering;
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 /// A bar over `total` rows (a spinner when the total is unknown), drawn on stderr only when it
@@ -21,13 +20,11 @@ pub fn bar(total: Option<u64>, what: &str) -> ProgressBar {
     bar
 }
 
-/// What a scoring run does after each batch: stop on SIGINT or SIGTERM ([`crate::Interrupted`]),
-/// else move `bar` on by the batch's rows.
+/// What a scoring run does after each batch: stop on SIGINT or SIGTERM
+/// ([`crate::interrupt::Interrupted`]), else move `bar` on by the batch's rows.
 pub fn after_batch(bar: &ProgressBar) -> impl Fn(u64) -> Result<()> + Sync + '_ {
     move |rows| {
-        if crate::INTERRUPTED.load(Ordering::Relaxed) {
-            bail!(crate::Interrupted);
-        }
+        crate::interrupt::check()?;
         bar.inc(rows);
         Ok(())
     }

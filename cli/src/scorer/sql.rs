@@ -1,12 +1,14 @@
 //! `scorer sql`: SQL over Parquet, CSV and NDJSON tables with the sentiment functions registered.
 
 use std::io::Write;
-use std::path::PathBuf;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, Result, bail};
 use arrow::array::RecordBatch;
 use clap::{Args, ValueEnum};
+use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use datafusion::sql::parser::DFParser;
 use futures::StreamExt;
@@ -15,7 +17,7 @@ use sentiment::catalog::Catalog;
 use crate::options::{RuntimeOptions, runtime};
 
 /// Run SQL with sentiment(), sentiment_label() and sentiment_explain() available.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct SqlArgs {
     /// The SQL: one or more statements separated by ';'.
     #[arg(required_unless_present = "file", conflicts_with = "file")]
@@ -78,45 +80,121 @@ pub fn run(args: &SqlArgs) -> Result<()> {
         (None, None) => unreachable!("clap requires one"),
     };
     let partitions = args.runtime.threads();
-    runtime(partitions)?.block_on(async {
-        // The partitions decode, tokenise and write in parallel; their model calls take turns on
-        // each model's sessions, each call using every core (SentimentModel).
-        let catalog = Arc::new(args.runtime.catalog()?);
-        let ctx = context(args, catalog.clone(), partitions).await?;
-        let mut tables = args.tables.clone();
-        if let Some(input) = &args.input {
-            tables.push(("reviews".to_owned(), input.clone()));
+    let runtime = runtime(partitions)?;
+    let copies = Copies::default();
+    let work = run_statements(args.clone(), sql, partitions, copies.clone());
+    let result = runtime.block_on(crate::interrupt::until_interrupted(work));
+    // Tasks still running (the reader of `| head` left, or a signal came) end first: a model call
+    // is not torn down halfway, nor a file left open. A stdin table's reader, blocked on a line
+    // that may never come, is not waited for.
+    let waited = Instant::now();
+    while runtime.metrics().num_alive_tasks() > 0 && waited.elapsed() < Duration::from_secs(2) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    if result.as_ref().is_err_and(|e| e.is::<crate::interrupt::Interrupted>()) {
+        copies.remove_unfinished();
+    }
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    result
+}
+
+/// Where the `COPY` statements run so far write, and since when: the files an interrupted one
+/// left unfinished are removed from there.
+#[derive(Debug, Clone, Default)]
+struct Copies(Arc<Mutex<Vec<(PathBuf, SystemTime)>>>);
+
+impl Copies {
+    /// Notes `plan`'s target when it is a `COPY` to a local path.
+    fn note(&self, plan: &LogicalPlan) {
+        if let LogicalPlan::Copy(copy) = plan
+            && !copy.output_url.contains("://")
+        {
+            let mut copies = self.0.lock().unwrap_or_else(|p| p.into_inner());
+            copies.push((PathBuf::from(&copy.output_url), SystemTime::now()));
         }
-        for (name, path) in &tables {
-            sentiment::sql::register_table(&ctx, name, path).await?;
+    }
+
+    /// Removes the files that a `COPY` was still writing. DataFusion writes each file through the
+    /// object store, which stages it as `<name>#<n>` and renames it when it is whole; a staged
+    /// file written since its statement began is unfinished.
+    fn remove_unfinished(&self) {
+        for (target, since) in self.0.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+            let folder = if target.is_dir() { target.as_path() } else { target.parent().unwrap_or(Path::new(".")) };
+            remove_staged(folder, *since, target.is_dir());
         }
-        if let Some(name) = &args.stdin {
-            let stdin = std::io::BufReader::new(std::io::stdin());
-            sentiment::line_table::register_lines(&ctx, name, stdin, args.bounded)?;
-        }
-        let statements = DFParser::parse_sql(&sql).context("cannot parse the SQL")?;
-        if statements.is_empty() {
-            bail!("no SQL statement given");
-        }
-        for statement in statements {
-            let state = ctx.state();
-            let plan = state.statement_to_plan(statement).await?;
-            let plan = sentiment::sql::with_provenance(plan, &catalog, &state)?;
-            let frame = ctx.execute_logical_plan(plan).await?;
-            if args.stdin.is_some() {
-                // Each batch is printed as it comes, so rows appear while the input still flows.
-                let mut batches = frame.execute_stream().await.map_err(|e| unbounded_hint(e, args.bounded))?;
-                let mut header = true;
-                while let Some(batch) = batches.next().await {
-                    print(&[batch?], args.format, header)?;
-                    header = false;
-                }
-            } else {
-                print(&frame.collect().await?, args.format, true)?;
+    }
+}
+
+/// Removes the staged files (`<name>#<digits>`) modified since `since` in `folder`, and in its
+/// subfolders when `deep` (a partitioned `COPY` writes a folder per partition value).
+fn remove_staged(folder: &Path, since: SystemTime, deep: bool) {
+    let Ok(entries) = std::fs::read_dir(folder) else { return };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let Ok(metadata) = entry.metadata() else { continue };
+        if metadata.is_dir() {
+            if deep {
+                remove_staged(&path, since, deep);
             }
+            continue;
         }
-        Ok(())
-    })
+        let name = entry.file_name();
+        let staged = name
+            .to_str()
+            .and_then(|n| n.rsplit_once('#'))
+            .is_some_and(|(_, n)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+        if staged && metadata.modified().is_ok_and(|m| m >= since) {
+            let _ = std::fs::remove_file(&path);
+        }
+    }
+}
+
+/// Plans and runs each statement of `sql` in turn, printing its rows as they come.
+async fn run_statements(args: SqlArgs, sql: String, partitions: usize, copies: Copies) -> Result<()> {
+    // The partitions decode, tokenise and write in parallel; their model calls take turns on
+    // each model's sessions, each call using every core (SentimentModel).
+    let catalog = Arc::new(args.runtime.catalog()?);
+    let ctx = context(&args, catalog.clone(), partitions).await?;
+    let mut tables = args.tables.clone();
+    if let Some(input) = &args.input {
+        tables.push(("reviews".to_owned(), input.clone()));
+    }
+    for (name, path) in &tables {
+        sentiment::sql::register_table(&ctx, name, path).await?;
+    }
+    if let Some(name) = &args.stdin {
+        let stdin = std::io::BufReader::new(std::io::stdin());
+        sentiment::line_table::register_lines(&ctx, name, stdin, args.bounded)?;
+    }
+    let statements = DFParser::parse_sql(&sql).context("cannot parse the SQL")?;
+    if statements.is_empty() {
+        bail!("no SQL statement given");
+    }
+    for statement in statements {
+        let state = ctx.state();
+        let plan = state.statement_to_plan(statement).await?;
+        let plan = sentiment::sql::with_provenance(plan, &catalog, &state)?;
+        copies.note(&plan);
+        let frame = ctx.execute_logical_plan(plan).await?;
+        if matches!(args.format, Format::Table) && args.stdin.is_none() {
+            // A table's columns are as wide as their widest value: it needs every row first.
+            print(&frame.collect().await?, args.format, true)?;
+            continue;
+        }
+        // CSV, JSON and rows over stdin are printed batch by batch, so that memory does not grow
+        // with the result, rows appear while stdin still flows, and `| head` stops the query.
+        let mut batches = frame.execute_stream().await.map_err(|e| unbounded_hint(e, args.bounded))?;
+        let mut header = true;
+        while let Some(batch) = batches.next().await {
+            print(&[batch?], args.format, header)?;
+            header = false;
+        }
+        if header {
+            // No batch came: CSV still gets its header line.
+            print(&[RecordBatch::new_empty(batches.schema())], args.format, true)?;
+        }
+    }
+    Ok(())
 }
 
 /// A session over `catalog`'s models: in this process, or on the cluster named by `--cluster`.
