@@ -21,19 +21,20 @@
 pub mod limits;
 
 use std::collections::BTreeMap;
+use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::{Arc, LazyLock};
 
 use arrow::array::{ArrayRef, RecordBatch};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow_flight::decode::FlightRecordBatchStream;
-use arrow_flight::encode::FlightDataEncoderBuilder;
 use arrow_flight::error::FlightError;
 use arrow_flight::flight_service_server::FlightService;
 use arrow_flight::{
     Action, ActionType, Criteria, Empty, FlightData, FlightDescriptor, FlightInfo, HandshakeRequest, HandshakeResponse,
-    PollInfo, PutResult, SchemaResult, Ticket,
+    PollInfo, PutResult, SchemaAsIpc, SchemaResult, Ticket,
 };
+use arrow_ipc::writer::{DictionaryTracker, IpcDataGenerator, IpcWriteContext, IpcWriteOptions};
 use datafusion::common::ScalarValue;
 use datafusion::common::config::ConfigOptions;
 use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDF};
@@ -69,8 +70,10 @@ pub struct SentimentFlightService {
 }
 
 impl SentimentFlightService {
-    /// The functions over `catalog`'s models, served within `limits`.
-    pub fn new(catalog: Arc<Catalog>, limits: Limits) -> Self {
+    /// The functions over `catalog`'s models, served within `limits`. Fails when two would have
+    /// one name: a model named `label-mlp` would make `sentiment_label_mlp` both `sentiment_label`
+    /// with `mlp` and `sentiment` with `label-mlp`.
+    pub fn new(catalog: Arc<Catalog>, limits: Limits) -> anyhow::Result<Self> {
         let udfs = sentiment_udf::functions(catalog.clone());
         let mut functions = BTreeMap::new();
         // Every function of a review: all but sentiment_version(), which takes no argument.
@@ -78,12 +81,22 @@ impl SentimentFlightService {
             let result = udf.return_type(&[DataType::Utf8]).expect("the sentiment functions type VARCHAR");
             let served =
                 |model: &str| Served { function: udf.clone(), model: model.to_owned(), result: result.clone() };
-            functions.insert(udf.name().to_owned(), served(DEFAULT_MODEL));
-            for model in catalog.names() {
-                functions.insert(format!("{}_{}", udf.name(), model.replace('-', "_")), served(model));
+            let names = std::iter::once((udf.name().to_owned(), DEFAULT_MODEL))
+                .chain(catalog.names().into_iter().map(|m| (format!("{}_{}", udf.name(), m.replace('-', "_")), m)));
+            for (name, model) in names {
+                if let Some(other) = functions.insert(name.clone(), served(model)) {
+                    anyhow::bail!(
+                        "two functions would be served as {name}: {} with model {} and {} with model {model}; rename \
+                         the model",
+                        other.function.name(),
+                        other.model,
+                        udf.name()
+                    );
+                }
             }
         }
-        Self { functions: Arc::new(functions), limits, exchanges: Arc::new(Semaphore::new(limits.max_exchanges)) }
+        let exchanges = Arc::new(Semaphore::new(limits.max_exchanges));
+        Ok(Self { functions: Arc::new(functions), limits, exchanges })
     }
 
     /// The bounds the service keeps.
@@ -117,6 +130,52 @@ impl SentimentFlightService {
             .with_descriptor(FlightDescriptor::new_path(vec![name.to_owned()]))
             .with_total_records(1))
     }
+}
+
+/// The argument batches of an exchange's messages, in order. Each message is checked against
+/// `limits` before it is decoded; a message with no IPC header carries only the descriptor
+/// (pyarrow sends one first). Arrow's decoder panics on some malformed messages instead of
+/// failing (a buffer whose length is not a whole number of its values): such a message ends the
+/// exchange with an error reply, as any other bad message does, and the server serves on.
+pub fn argument_batches(
+    messages: impl futures::Stream<Item = Result<FlightData, Status>> + Send + 'static,
+    limits: Limits,
+) -> impl futures::Stream<Item = Result<RecordBatch, FlightError>> + Send + 'static {
+    let data: BoxStream<'static, Result<FlightData, FlightError>> = messages
+        .and_then(move |message| std::future::ready(limits.check_message(&message).map(|()| message)))
+        .try_filter(|message| std::future::ready(!message.data_header.is_empty()))
+        .map_err(FlightError::from)
+        .boxed();
+    AssertUnwindSafe(FlightRecordBatchStream::new_from_flight_data(data)).catch_unwind().map(|decoded| {
+        decoded.unwrap_or_else(|_| {
+            Err(FlightError::Tonic(Box::new(Status::invalid_argument(
+                "a message of the exchange does not decode: its buffers do not fit its columns",
+            ))))
+        })
+    })
+}
+
+/// The messages that answer an exchange: the schema, then one IPC message per result batch. Not
+/// arrow-flight's encoder: it sends nothing for a batch of no rows and splits a large one, and a
+/// client that reads one reply per batch it sent would then wait forever.
+fn replies(
+    schema: &Schema,
+    results: impl futures::Stream<Item = Result<RecordBatch, FlightError>> + Send + 'static,
+) -> impl futures::Stream<Item = Result<FlightData, Status>> + Send + 'static {
+    let options = IpcWriteOptions::default();
+    let first = FlightData::from(SchemaAsIpc::new(schema, &options));
+    let batches = results.map(move |batch| -> Result<FlightData, FlightError> {
+        let batch = batch?;
+        // The functions' results hold no dictionaries, so each batch is one message.
+        let (_, message) = IpcDataGenerator::default().encode(
+            &batch,
+            &mut DictionaryTracker::new(false),
+            &options,
+            &mut IpcWriteContext::default(),
+        )?;
+        Ok(FlightData::from(message))
+    });
+    stream::once(std::future::ready(Ok(first))).chain(batches.map_err(Status::from))
 }
 
 /// Scores one argument batch: its single text column through the served function. Its rows were
@@ -216,15 +275,9 @@ impl FlightService for SentimentFlightService {
         let (name, served) = self.function(first.flight_descriptor.as_ref())?;
         let (name, served) = (name.to_owned(), served.clone());
         let output: SchemaRef = Arc::new(Schema::new(vec![Field::new(&name, served.result.clone(), true)]));
-        // A message with no IPC header carries only the descriptor (pyarrow sends one first).
-        let data: BoxStream<'static, Result<FlightData, FlightError>> = stream::once(async { Ok(first) })
-            .chain(input)
-            .and_then(move |message| std::future::ready(limits.check_message(&message).map(|()| message)))
-            .try_filter(|message| std::future::ready(!message.data_header.is_empty()))
-            .map_err(FlightError::from)
-            .boxed();
         let schema = output.clone();
-        let results = FlightRecordBatchStream::new_from_flight_data(data).and_then(move |batch| {
+        let arguments = argument_batches(stream::once(async { Ok(first) }).chain(input), limits);
+        let results = arguments.and_then(move |batch| {
             let (name, served, schema) = (name.clone(), served.clone(), schema.clone());
             async move {
                 tokio::task::spawn_blocking(move || evaluate(&name, &served, &batch, &schema))
@@ -233,10 +286,7 @@ impl FlightService for SentimentFlightService {
                     .map_err(FlightError::from)
             }
         });
-        let encoded = FlightDataEncoderBuilder::new()
-            .with_schema(output)
-            .build(results)
-            .map_err(Status::from)
+        let encoded = replies(&output, results)
             // The exchange holds its place until its reply stream ends.
             .inspect(move |_| {
                 let _ = &permit;

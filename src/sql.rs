@@ -121,8 +121,16 @@ pub fn with_provenance(plan: LogicalPlan, catalog: &Catalog, state: &SessionStat
 /// [`crate::io::Input`] reads them) as table `name`.
 pub async fn register_table(ctx: &SessionContext, name: &str, path: &str) -> anyhow::Result<()> {
     let (format, files) = expand(path)?;
-    let urls: Vec<ListingTableUrl> =
-        files.iter().map(|f| ListingTableUrl::parse(f.display().to_string())).collect::<Result<_, _>>()?;
+    // Each listed file by its URL: parsed from the path, `r[1].csv` would be a glob matching `r1.csv`.
+    let urls = files
+        .iter()
+        .map(|file| {
+            let absolute = std::path::absolute(file).with_context(|| format!("cannot resolve {}", file.display()))?;
+            let url = url::Url::from_file_path(&absolute)
+                .map_err(|()| anyhow::anyhow!("{} has no file URL", absolute.display()))?;
+            Ok(ListingTableUrl::try_new(url, None)?)
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
     // The files are listed already, so every one is taken, whatever its extension's case.
     let (config, table_options) = (ctx.copied_config(), ctx.copied_table_options());
     let options: ListingOptions = match format {

@@ -366,6 +366,30 @@ fn a_reader_that_leaves_is_success_for_every_printing_command() {
 }
 
 #[test]
+fn sql_reads_a_file_whose_name_holds_glob_characters_as_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("r[1].csv"), "id,review\n1,the bracketed file\n").unwrap();
+    std::fs::write(dir.path().join("r1.csv"), "id,review\n9,the file a glob would match\n").unwrap();
+    std::fs::write(dir.path().join("odd #?.csv"), "id,review\n2,hash and question mark\n").unwrap();
+    for (name, id) in [("r[1].csv", 1), ("odd #?.csv", 2)] {
+        let table = format!("r={}", dir.path().join(name).display());
+        let out = scorer(&["sql", "--table", &table, "--format", "csv", "SELECT id FROM r"]);
+        assert!(out.status.success(), "{name}: {}", stderr(&out));
+        assert_eq!(String::from_utf8(out.stdout).unwrap(), format!("id\n{id}\n"), "{name}");
+    }
+}
+
+#[test]
+fn sql_takes_a_where_of_four_thousand_ored_terms() {
+    // It overflowed the stack of the thread that planned it, and the process aborted (exit 134).
+    let terms: Vec<String> = (0..4000).map(|i| format!("review = 'w{i}'")).collect();
+    let query = format!("SELECT count(*) AS n FROM reviews WHERE {}", terms.join(" OR "));
+    let out = scorer(&["sql", "--input", sample().to_str().unwrap(), "--format", "csv", &query]);
+    assert!(out.status.success(), "{:?}: {}", out.status, stderr(&out));
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), "n\n0\n");
+}
+
+#[test]
 fn sql_csv_of_no_rows_still_prints_its_header() {
     let query = "SELECT id, sentiment(review) AS s FROM reviews WHERE id < 0";
     let out = scorer(&["sql", "--input", sample().to_str().unwrap(), "--format", "csv", query]);

@@ -13,6 +13,8 @@ mod cluster;
 mod docs;
 #[cfg(feature = "sql")]
 mod formats;
+#[cfg(feature = "serve")]
+mod fuzz;
 #[cfg(feature = "sql")]
 mod jobs;
 #[cfg(feature = "sql")]

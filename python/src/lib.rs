@@ -146,9 +146,15 @@ fn import_array(capsules: &Bound<'_, PyTuple>) -> PyResult<Arc<dyn Array>> {
     let (schema, array): (Bound<'_, PyCapsule>, Bound<'_, PyCapsule>) = capsules.extract()?;
     let schema = schema.pointer_checked(Some(ARROW_SCHEMA_CAPSULE))?.cast::<FFI_ArrowSchema>();
     let array = array.pointer_checked(Some(ARROW_ARRAY_CAPSULE))?.cast::<FFI_ArrowArray>();
-    // SAFETY: the capsules hold a valid schema and array (the interface's contract); the array is
-    // moved out, leaving a released one for the capsule's destructor, as the interface asks of
-    // a consumer; the schema is only borrowed while the capsule lives.
+    // SAFETY: the capsule holds a valid array (the interface's contract), released or not.
+    if unsafe { array.as_ref() }.is_released() {
+        return Err(PyValueError::new_err(
+            "this array capsule was consumed already: each call takes a fresh __arrow_c_array__()",
+        ));
+    }
+    // SAFETY: the capsules hold a valid schema and an array not yet released (checked above); the
+    // array is moved out, leaving a released one for the capsule's destructor, as the interface
+    // asks of a consumer; the schema is only borrowed while the capsule lives.
     let data = unsafe { from_ffi(FFI_ArrowArray::from_raw(array.as_ptr()), schema.as_ref()) }.map_err(error)?;
     Ok(make_array(data))
 }

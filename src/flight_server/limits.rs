@@ -67,7 +67,13 @@ impl Limits {
         let batch = match header.header_type() {
             MessageHeader::RecordBatch => header.header_as_record_batch(),
             MessageHeader::DictionaryBatch => header.header_as_dictionary_batch().and_then(|d| d.data()),
-            _ => return Ok(()),
+            MessageHeader::Schema => return Ok(()),
+            // A tensor, or no header at all: nothing that a batch's reply could answer.
+            other => {
+                return Err(Status::invalid_argument(format!(
+                    "a message of type {other:?} is neither a schema nor a record batch"
+                )));
+            }
         };
         let Some(batch) = batch else {
             return Err(Status::invalid_argument("the message's IPC header has no record batch"));
@@ -79,6 +85,19 @@ impl Limits {
                 self.max_batch_rows
             )));
         }
+        // The functions take one text column, whose field node is as long as the batch, with no
+        // children. A node longer than its batch (or with more nulls than values) would have
+        // arrow's decoder read past its buffers, which it does not check: a panic, not an error.
+        for node in batch.nodes().into_iter().flatten() {
+            if node.length() < 0 || node.length() > batch.length() || node.null_count() > node.length().max(0) {
+                return Err(Status::invalid_argument(format!(
+                    "a column of the message claims {} values ({} of them null) in a batch of {} rows",
+                    node.length(),
+                    node.null_count(),
+                    batch.length()
+                )));
+            }
+        }
         let body = &message.data_body;
         let compressed = batch.compression().is_some();
         let mut decoded: u64 = 0;
@@ -87,6 +106,12 @@ impl Limits {
             let (Ok(offset), Ok(length)) = (offset, length) else {
                 return Err(Status::invalid_argument("a buffer of the message has a negative offset or length"));
             };
+            if offset % 8 != 0 {
+                // The IPC format aligns every buffer to 8 bytes; arrow's decoder asserts it.
+                return Err(Status::invalid_argument(format!(
+                    "a buffer of the message starts at byte {offset}, not on the 8-byte boundary the IPC format requires"
+                )));
+            }
             let end = offset.checked_add(length).filter(|&end| end <= body.len() as u64).ok_or_else(|| {
                 Status::invalid_argument(format!(
                     "a buffer of the message ends past its body ({offset} + {length} > {} bytes)",
@@ -184,6 +209,24 @@ mod tests {
         message.data_header = vec![0xff; 40].into();
         let err = Limits::default().check_message(&message).unwrap_err();
         assert!(err.message().contains("IPC header is not valid"), "{err}");
+    }
+
+    #[test]
+    fn a_column_longer_than_its_batch_is_refused() {
+        let reviews = StringArray::from(vec![Some("good"), None, Some("bad")]);
+        let batch = RecordBatch::try_from_iter([("review", Arc::new(reviews) as _)]).unwrap();
+        let (_, encoded) = IpcDataGenerator::default()
+            .encode(&batch, &mut DictionaryTracker::new(false), &IpcWriteOptions::default(), &mut Default::default())
+            .unwrap();
+        let message = FlightData::from(encoded);
+        // The column's field node, 3 values of which 1 null, as it lies in the header: 2^52 values.
+        let node = [3i64.to_le_bytes(), 1i64.to_le_bytes()].concat();
+        let mut header = message.data_header.to_vec();
+        let at = header.windows(16).position(|w| w == node).expect("the field node is in the header");
+        header[at..at + 8].copy_from_slice(&(1i64 << 52).to_le_bytes());
+        let tampered = FlightData { data_header: header.into(), ..message };
+        let err = Limits::default().check_message(&tampered).unwrap_err();
+        assert!(err.message().contains("claims 4503599627370496 values (1 of them null) in a batch of 3"), "{err}");
     }
 
     #[test]

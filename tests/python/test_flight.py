@@ -125,6 +125,26 @@ class FlightServer(unittest.TestCase):
         self.assertEqual([w["token"] for w in words[0]], ["truly", "wonderful", "film"])
         self.assertIsNone(words[1])
 
+    def test_a_batch_of_no_rows_gets_a_reply_of_no_rows(self):
+        empty = pa.record_batch([pa.array([], pa.string())], names=["review"])
+        answers = exchange(self.client, "sentiment_mlp", [self.batches[0], empty, self.batches[1]])
+        self.assertEqual([a.num_rows for a in answers], [BATCH, 0, BATCH])
+        self.assertEqual(answers[1].schema.field(0).name, "sentiment_mlp")
+
+    def test_a_model_whose_name_would_collide_with_a_function_is_refused_at_start(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            models = Path(__file__).resolve().parents[2] / "models"
+            for name in ("vocab.txt", "glove.f32", "mlp.onnx", "mlp.json"):
+                os.symlink(models / name, Path(tmp) / name)
+            card = json.loads((models / "mlp.json").read_text())
+            card["name"] = "label-mlp"
+            (Path(tmp) / "label-mlp.json").write_text(json.dumps(card))
+            os.symlink(models / "mlp.onnx", Path(tmp) / "label-mlp.onnx")
+            run = subprocess.run([os.environ["SCORER"], "serve", "--port", "0", "--models-dir", tmp],
+                                 capture_output=True, text=True, timeout=60)
+        self.assertEqual(run.returncode, 1, run.stderr)
+        self.assertIn("two functions would be served as sentiment_label_mlp", run.stderr)
+
     def test_errors_are_replies_and_the_server_stays_up(self):
         # An unknown name is gRPC's NOT_FOUND, which pyarrow raises as a KeyError.
         with self.assertRaisesRegex(KeyError, 'no function "sentiment_bert"'):

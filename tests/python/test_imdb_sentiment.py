@@ -116,6 +116,15 @@ class Edges(unittest.TestCase):
         with self.assertRaisesRegex(Exception, "literal"):
             ctx.sql("SELECT sentiment(r, r) FROM (VALUES ('good'), ('gru')) AS t(r)").collect()
 
+    def test_a_capsule_consumed_already_is_a_value_error_not_a_panic(self):
+        capsules = pa.array(["A wonderful film"]).__arrow_c_array__()
+        first = pa.Array._import_from_c_capsule(*imdb_sentiment._native.score(capsules))
+        self.assertEqual(len(first), 1)
+        with self.assertRaisesRegex(ValueError, "consumed already"):
+            imdb_sentiment._native.score(capsules)
+        # The extension is still usable.
+        self.assertEqual(len(imdb_sentiment.score(["Dull"])), 1)
+
     def test_a_missing_models_folder_is_an_error_naming_it(self):
         with self.assertRaisesRegex(imdb_sentiment.SentimentError, "no-such-models"):
             imdb_sentiment.functions(models_dir="/no-such-models")

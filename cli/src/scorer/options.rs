@@ -9,10 +9,17 @@ use sentiment::catalog::{Catalog, DEFAULT_MODEL};
 use sentiment::runtime::Provider;
 pub use sentiment::runtime::default_threads;
 
+/// Stack of each of the runtime's threads. DataFusion plans and optimises an expression by
+/// recursion, and grows its stack on the heap where it can (its `recursive_protection`), but not
+/// everywhere: a `WHERE` of 4,000 `OR`ed terms overflowed the default 2 MiB and aborted the
+/// process. The stack is reserved, not used, until a query needs it.
+const STACK_BYTES: usize = 256 << 20;
+
 /// The tokio runtime every async subcommand runs on, with `workers` threads.
 pub fn runtime(workers: usize) -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(workers.max(1))
+        .thread_stack_size(STACK_BYTES)
         .enable_all()
         .build()
         .context("cannot start the async runtime")

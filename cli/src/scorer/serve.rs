@@ -58,7 +58,7 @@ pub fn run(args: &ServeArgs) -> Result<()> {
         idle_timeout: seconds("idle-timeout", args.idle_timeout)?,
         shutdown_grace: seconds("shutdown-grace", args.shutdown_grace)?,
     };
-    let service = SentimentFlightService::new(catalog, limits);
+    let service = SentimentFlightService::new(catalog, limits)?;
     runtime(crate::options::default_threads())?.block_on(async {
         let address = format!("{}:{}", args.bind, args.port);
         let listener =
