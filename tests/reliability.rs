@@ -251,22 +251,23 @@ fn an_output_folder_that_cannot_be_written_is_named() {
     assert_fails_naming(&out, &["cannot write in"]);
 }
 
-/// Starts scoring IMDB's 50,000 unlabeled reviews into `output` in small batches and returns
-/// once the job is writing its temporary file.
-fn start_long_job(output: &Path) -> std::process::Child {
-    let child = scorer_command()
-        .args(["--input", imdb("unsup").to_str().unwrap(), "--output", output.to_str().unwrap()])
-        .args(["--batch-size", "256"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let dir = output.parent().unwrap();
+/// Starts `scorer` with `args` and returns once a file has appeared in `dir`: the job is writing.
+fn spawn_writing(args: &[&str], dir: &Path) -> std::process::Child {
+    let child = scorer_command().args(args).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
     let started = Instant::now();
     while files_in(dir).is_empty() {
         assert!(started.elapsed() < Duration::from_secs(60), "the job never started writing");
         std::thread::sleep(Duration::from_millis(20));
     }
+    child
+}
+
+/// Starts scoring IMDB's 50,000 unlabeled reviews into `output` in small batches and returns
+/// once the job is writing its temporary file.
+fn start_long_job(output: &Path) -> std::process::Child {
+    let (input, output_arg) = (imdb("unsup"), output.to_str().unwrap());
+    let args = ["--input", input.to_str().unwrap(), "--output", output_arg, "--batch-size", "256"];
+    let child = spawn_writing(&args, output.parent().unwrap());
     std::thread::sleep(Duration::from_millis(300));
     child
 }
@@ -274,15 +275,19 @@ fn start_long_job(output: &Path) -> std::process::Child {
 #[test]
 fn sigint_and_sigterm_stop_cleanly_with_exit_130() {
     for signal in ["INT", "TERM"] {
-        let dir = tempfile::tempdir().unwrap();
-        let output = dir.path().join("out.parquet");
-        let child = start_long_job(&output);
-        let status = std::process::Command::new("kill").args([&format!("-{signal}"), &child.id().to_string()]).status();
-        assert!(status.unwrap().success());
-        let out = child.wait_with_output().unwrap();
-        assert_eq!(out.status.code(), Some(130), "SIG{signal}: {}", stderr(&out));
-        assert!(stderr(&out).contains("interrupted"), "{}", stderr(&out));
-        assert!(files_in(dir.path()).is_empty(), "SIG{signal}: left {:?}", files_in(dir.path()));
+        let (scored, copied) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        interrupt(start_long_job(&scored.path().join("out.parquet")), signal);
+        // A COPY, whose files DataFusion stages as `copy.parquet#1`.
+        let query = format!(
+            "COPY (SELECT review, sentiment(review, 'attention') AS s FROM reviews) TO '{}' STORED AS PARQUET",
+            copied.path().join("copy.parquet").display()
+        );
+        let unsup = imdb("unsup");
+        let sql = ["sql", "--input", unsup.to_str().unwrap(), &query];
+        interrupt(spawn_writing(&sql, copied.path()), signal);
+        for dir in [&scored, &copied] {
+            assert!(files_in(dir.path()).is_empty(), "SIG{signal}: left {:?}", files_in(dir.path()));
+        }
     }
 }
 
@@ -479,18 +484,21 @@ fn stream_scores_a_null_review_null_skips_a_mark_and_refuses_a_field_it_would_ov
 
 // Text files.
 
+/// Writes `content` to `dir/name` and scores it into `dir/out-<name>`: the run and its output.
+fn score_text(dir: &Path, name: &str, content: &[u8]) -> (Output, std::path::PathBuf) {
+    let (input, output) = (dir.join(name), dir.join(format!("out-{name}")));
+    std::fs::write(&input, content).unwrap();
+    (scorer(&["score", "--input", input.to_str().unwrap(), "--output", output.to_str().unwrap()]), output)
+}
+
 #[test]
 fn csv_a_header_only_file_gives_a_header_only_output_and_an_open_quote_is_named() {
     let dir = tempfile::tempdir().unwrap();
-    let (input, output) = (dir.path().join("header.csv"), dir.path().join("out.csv"));
-    std::fs::write(&input, "id,review\n").unwrap();
-    let out = scorer(&["score", "--input", input.to_str().unwrap(), "--output", output.to_str().unwrap()]);
+    let (out, output) = score_text(dir.path(), "header.csv", b"id,review\n");
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(std::fs::read_to_string(&output).unwrap(), "id,review,sentiment_score,sentiment_label\n");
 
-    let (input, output) = (dir.path().join("open.csv"), dir.path().join("open.scored.csv"));
-    std::fs::write(&input, "id,review\n1,\"Good film\n2,Bad film\n3,Fine\n").unwrap();
-    let out = scorer(&["score", "--input", input.to_str().unwrap(), "--output", output.to_str().unwrap()]);
+    let (out, output) = score_text(dir.path(), "open.csv", b"id,review\n1,\"Good film\n2,Bad film\n3,Fine\n");
     assert_fails_naming(&out, &["open.csv", "the quoted field opened on line 2 is never closed"]);
     assert!(!output.exists());
 }
@@ -499,9 +507,7 @@ fn csv_a_header_only_file_gives_a_header_only_output_and_an_open_quote_is_named(
 fn text_files_may_open_with_a_byte_order_mark() {
     let dir = tempfile::tempdir().unwrap();
     for (name, text) in [("r.csv", "id,review\n1,Superb\n"), ("r.jsonl", "{\"id\":1,\"review\":\"Superb\"}\n")] {
-        let (input, output) = (dir.path().join(name), dir.path().join(format!("out-{name}")));
-        std::fs::write(&input, [&b"\xef\xbb\xbf"[..], text.as_bytes()].concat()).unwrap();
-        let out = scorer(&["score", "--input", input.to_str().unwrap(), "--output", output.to_str().unwrap()]);
+        let (out, output) = score_text(dir.path(), name, &[&b"\xef\xbb\xbf"[..], text.as_bytes()].concat());
         assert!(out.status.success(), "{name}: {}", stderr(&out));
         let batch = common::read_any(&output);
         assert_eq!(batch.schema().field(0).name(), "id", "{name}");
@@ -512,27 +518,22 @@ fn text_files_may_open_with_a_byte_order_mark() {
 #[test]
 fn ndjson_a_field_first_seen_late_or_a_bad_line_is_named_by_its_line() {
     let dir = tempfile::tempdir().unwrap();
-    let (input, output) = (dir.path().join("late.jsonl"), dir.path().join("out.jsonl"));
     let mut text = "{\"review\":\"Superb\"}\n".repeat(10_001);
     text.push_str("{\"review\":\"Dull\",\"extra\":1}\n");
-    std::fs::write(&input, &text).unwrap();
-    let out = scorer(&["score", "--input", input.to_str().unwrap(), "--output", output.to_str().unwrap()]);
+    let (out, output) = score_text(dir.path(), "late.jsonl", text.as_bytes());
     assert_fails_naming(&out, &["late.jsonl", "line 10002", "extra"]);
     assert!(!output.exists(), "the field is not silently dropped");
 
     let mut text = "{\"review\":\"Superb\"}\n".repeat(5_000);
     text.push_str("{\"review\": oops}\n");
-    std::fs::write(&input, &text).unwrap();
-    let out = scorer(&["score", "--input", input.to_str().unwrap(), "--output", output.to_str().unwrap()]);
-    assert_fails_naming(&out, &["late.jsonl line 5001 is not JSON"]);
+    let (out, _) = score_text(dir.path(), "bad.jsonl", text.as_bytes());
+    assert_fails_naming(&out, &["bad.jsonl line 5001 is not JSON"]);
 }
 
 #[test]
 fn two_columns_named_like_the_review_column_are_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let (input, output) = (dir.path().join("two.csv"), dir.path().join("out.csv"));
-    std::fs::write(&input, "review,review\nSuperb,Dull\n").unwrap();
-    let out = scorer(&["score", "--input", input.to_str().unwrap(), "--output", output.to_str().unwrap()]);
+    let (out, _) = score_text(dir.path(), "two.csv", b"review,review\nSuperb,Dull\n");
     assert_fails_naming(&out, &["2 columns are named \"review\""]);
 }
 
@@ -559,31 +560,6 @@ fn interrupt(child: std::process::Child, signal: &str) -> Output {
     assert!(sent.elapsed() < Duration::from_secs(10), "stopped after {:?}", sent.elapsed());
     assert!(stderr(&out).contains("interrupted"), "{}", stderr(&out));
     out
-}
-
-#[test]
-fn sql_copy_stops_on_a_signal_and_leaves_no_unfinished_file() {
-    for signal in ["INT", "TERM"] {
-        let dir = tempfile::tempdir().unwrap();
-        let target = dir.path().join("copy.parquet");
-        let query = format!(
-            "COPY (SELECT review, sentiment(review, 'attention') AS s FROM reviews) TO '{}' STORED AS PARQUET",
-            target.display()
-        );
-        let child = scorer_command()
-            .args(["sql", "--input", imdb("unsup").to_str().unwrap(), &query])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let started = Instant::now();
-        while files_in(dir.path()).is_empty() {
-            assert!(started.elapsed() < Duration::from_secs(60), "the COPY never started writing");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        interrupt(child, signal);
-        assert!(files_in(dir.path()).is_empty(), "SIG{signal}: left {:?}", files_in(dir.path()));
-    }
 }
 
 #[test]
