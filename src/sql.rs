@@ -125,7 +125,8 @@ pub async fn register_table(ctx: &SessionContext, name: &str, path: &str) -> any
     let urls = files
         .iter()
         .map(|file| {
-            let absolute = std::path::absolute(file).with_context(|| format!("cannot resolve {}", file.display()))?;
+            // Canonical: the object store refuses `..` in a path.
+            let absolute = std::fs::canonicalize(file).with_context(|| format!("cannot resolve {}", file.display()))?;
             let url = url::Url::from_file_path(&absolute)
                 .map_err(|()| anyhow::anyhow!("{} has no file URL", absolute.display()))?;
             Ok(ListingTableUrl::try_new(url, None)?)
