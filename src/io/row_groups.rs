@@ -132,7 +132,7 @@ impl RowGroupReader {
         while self.in_flight.len() < self.most_in_flight {
             let Some((file, index)) = self.waiting.front() else { return };
             let bytes = file.decoded_bytes(*index, self.columns.as_deref());
-            if bytes > self.budget || self.bytes_in_flight + bytes > self.budget {
+            if self.bytes_in_flight + bytes > self.budget {
                 return;
             }
             let (file, index) = self.waiting.pop_front().expect("a row group is waiting");
