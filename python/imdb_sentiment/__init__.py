@@ -35,6 +35,7 @@ __all__ = [
     "SentimentError",
     "SqlFunction",
     "functions",
+    "labels",
     "provenance",
     "register",
     "score",
@@ -115,6 +116,13 @@ def score(reviews: Any, model: str | None = None, models_dir: str | os.PathLike 
         reviews = pa.array(reviews, type=pa.string())
     capsules = _native.score(reviews.__arrow_c_array__(), model, models_dir, threads, provider)
     return pa.Array._import_from_c_capsule(*capsules)
+
+
+def labels(scores: Any) -> Any:
+    """``"positive"`` above 0.5, else ``"negative"``, NULL for NULL: ``sentiment_label`` of scores."""
+    import pyarrow.compute as pc
+
+    return pc.if_else(pc.greater(scores, 0.5), "positive", "negative")
 
 
 def provenance(models: list[str] | None = None, models_dir: str | os.PathLike | None = None,

@@ -19,9 +19,8 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
-import pyarrow.compute as pc
 
-from . import functions, score
+from . import functions, labels, score
 
 __all__ = ["register"]
 
@@ -42,8 +41,7 @@ def register(con: duckdb.DuckDBPyConnection, model: str | None = None, *, prefix
         return score(reviews, model, **options)
 
     def sentiment_label(reviews: Any) -> pa.Array:
-        scores = score(reviews, model, **options)
-        return pc.if_else(pc.greater(scores, 0.5), "positive", "negative")
+        return labels(score(reviews, model, **options))
 
     for name, function, returns in ((f"{prefix}sentiment", sentiment, duckdb.sqltypes.FLOAT),
                                     (f"{prefix}sentiment_label", sentiment_label, duckdb.sqltypes.VARCHAR)):

@@ -18,7 +18,7 @@ import os
 
 import polars as pl
 
-from . import score
+from . import labels, score
 
 __all__ = ["sentiment", "sentiment_label"]
 
@@ -39,9 +39,7 @@ def sentiment_label(review: pl.Expr, model: str | None = None, *, models_dir: st
     """``"positive"`` or ``"negative"`` for each review of a string expression (NULL for no words)."""
     options = {"models_dir": models_dir, "threads": threads, "provider": provider}
 
-    def labels(column: pl.Series) -> pl.Series:
-        scores = _scores(column, model, options)
-        return pl.select(pl.when(scores > 0.5).then(pl.lit("positive")).when(scores.is_not_null())
-                         .then(pl.lit("negative"))).to_series().rename(column.name)
+    def column_labels(column: pl.Series) -> pl.Series:
+        return pl.Series(column.name, labels(score(column.to_arrow(), model, **options)), dtype=pl.String)
 
-    return review.map_batches(labels, return_dtype=pl.String)
+    return review.map_batches(column_labels, return_dtype=pl.String)

@@ -4,7 +4,6 @@ scripts/python-test. Environment: SCORER (the scorer binary), IMDB_TEST (the Par
 """
 
 import os
-import tempfile
 import unittest
 from pathlib import Path
 
@@ -23,12 +22,7 @@ class Engines(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.reviews = Path(os.environ["IMDB_TEST"])
-        cls.tmp = tempfile.TemporaryDirectory()
-        cls.expected = {m: scorer_scores(os.environ["SCORER"], cls.reviews, m, Path(cls.tmp.name)) for m in MODELS}
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.tmp.cleanup()
+        cls.expected = {m: scorer_scores(m) for m in MODELS}
 
     def assert_same(self, model, ids, scores):
         expected = self.expected[model]

@@ -6,6 +6,7 @@ argument type, a missing models folder, two threads scoring at once and the prov
 carries are checked too. Environment: SCORER (the scorer binary), IMDB_TEST (the Parquet file).
 """
 
+import functools
 import os
 import subprocess
 import tempfile
@@ -24,12 +25,14 @@ MODELS = ["attention", "gru", "mlp", "ngram", "rnn", "weighted-mlp"]
 TOLERANCE = 1e-6
 
 
-def scorer_scores(scorer: str, reviews: Path, model: str, out: Path) -> dict:
-    """id -> score, by `scorer score`."""
-    output = out / f"{model}.parquet"
-    subprocess.run([scorer, "score", "--input", str(reviews), "--output", str(output), "--model", model],
-                   check=True, capture_output=True)
-    table = pq.read_table(output, columns=["id", "sentiment_score"])
+@functools.cache
+def scorer_scores(model: str) -> dict:
+    """id -> score of IMDB test by `scorer score`, run once per model for every test module."""
+    with tempfile.TemporaryDirectory() as out:
+        output = Path(out) / "scored.parquet"
+        subprocess.run([os.environ["SCORER"], "score", "--input", os.environ["IMDB_TEST"], "--output", str(output),
+                        "--model", model], check=True, capture_output=True)
+        table = pq.read_table(output, columns=["id", "sentiment_score"])
     return dict(zip(table["id"].to_pylist(), table["sentiment_score"].to_pylist()))
 
 
@@ -37,14 +40,8 @@ class AgainstTheScorer(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.reviews = Path(os.environ["IMDB_TEST"])
-        cls.tmp = tempfile.TemporaryDirectory()
-        out = Path(cls.tmp.name)
-        cls.expected = {m: scorer_scores(os.environ["SCORER"], cls.reviews, m, out) for m in MODELS}
+        cls.expected = {m: scorer_scores(m) for m in MODELS}
         cls.table = pq.read_table(cls.reviews, columns=["id", "review"])
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.tmp.cleanup()
 
     def assert_same(self, model, ids, scores):
         expected = self.expected[model]
