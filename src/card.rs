@@ -128,6 +128,18 @@ pub struct SeedRun {
     pub validation: Metrics,
     /// Metrics on the test file.
     pub test: Metrics,
+    /// Metrics on the short-text check ([`crate::short_texts`]), where the files have ratings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub short_texts: Option<ShortTexts>,
+}
+
+/// A run's metrics on the short-text check, built from each split.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ShortTexts {
+    /// On the check built from the validation split: the only ones used to choose.
+    pub validation: Metrics,
+    /// On the check built from the test file.
+    pub test: Metrics,
 }
 
 /// Mean and sample standard deviation of one metric over the runs.
@@ -295,6 +307,7 @@ mod tests {
             seconds: 1.0,
             validation: metrics(validation),
             test: metrics(test),
+            short_texts: None,
         }
     }
 

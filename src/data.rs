@@ -18,6 +18,10 @@ use crate::io::Input;
 /// between training and validation.
 pub const GROUP_COLUMN: &str = "movie_id";
 
+/// The column of each review's rating (IMDB: 1-4 negative, 7-10 positive), read when the file
+/// has it as integers; the [`crate::short_texts`] check picks reviews by it.
+pub const RATING_COLUMN: &str = "rating";
+
 /// Label columns tried, in order, when none is named.
 pub const DEFAULT_LABEL_COLUMNS: [&str; 2] = ["label", "sentiment"];
 
@@ -30,6 +34,9 @@ pub struct LabeledReviews {
     pub labels: Vec<bool>,
     /// The [`GROUP_COLUMN`] value of each review, where the file has that column.
     pub groups: Option<Vec<String>>,
+    /// The [`RATING_COLUMN`] value of each review (0 for NULL), where the file has that column
+    /// as integers.
+    pub ratings: Option<Vec<i64>>,
 }
 
 impl LabeledReviews {
@@ -39,12 +46,17 @@ impl LabeledReviews {
             .with_context(|| format!("cannot read labeled reviews from {}", path.display()))
     }
 
-    /// Reads only the text column of `path` (as [`LabeledReviews::load`]): reviews without labels, as
-    /// the distillation teacher labels them. Any label column is ignored.
+    /// Reads `path` (as [`LabeledReviews::load`]) without its labels: texts, groups and ratings.
+    /// Any label column is ignored, so `labels` is empty.
+    pub fn load_unlabeled(path: &Path, text_column: &str) -> Result<Self> {
+        Self::read(path, text_column, Labels::Ignored)
+            .with_context(|| format!("cannot read reviews from {}", path.display()))
+    }
+
+    /// Reads only the text column of `path`: reviews without labels, as the distillation teacher
+    /// labels them.
     pub fn load_texts(path: &Path, text_column: &str) -> Result<Vec<String>> {
-        let reviews = Self::read(path, text_column, Labels::Ignored)
-            .with_context(|| format!("cannot read reviews from {}", path.display()))?;
-        Ok(reviews.texts)
+        Ok(Self::load_unlabeled(path, text_column)?.texts)
     }
 
     fn read(path: &Path, text_column: &str, labels: Labels) -> Result<Self> {
@@ -54,8 +66,15 @@ impl LabeledReviews {
         let text_index = input.column(text_column)?;
         let label_index = label_column.as_deref().map(|c| input.column(c)).transpose()?;
         let group_index = input.column(GROUP_COLUMN).ok();
-        let wanted: Vec<usize> = [Some(text_index), label_index, group_index].into_iter().flatten().collect();
-        let mut reviews = Self { groups: group_index.map(|_| Vec::new()), ..Self::default() };
+        let rating_index =
+            input.column(RATING_COLUMN).ok().filter(|&i| input.schema().field(i).data_type().is_integer());
+        let wanted: Vec<usize> =
+            [Some(text_index), label_index, group_index, rating_index].into_iter().flatten().collect();
+        let mut reviews = Self {
+            groups: group_index.map(|_| Vec::new()),
+            ratings: rating_index.map(|_| Vec::new()),
+            ..Self::default()
+        };
         for batch in input.projected_batches(8192, &wanted) {
             let batch = batch?;
             let texts = batch.column_by_name(text_column).expect("projected");
@@ -68,6 +87,10 @@ impl LabeledReviews {
                 let column = batch.column_by_name(GROUP_COLUMN).expect("projected");
                 let strings = cast(column, &DataType::Utf8)?;
                 groups.extend(strings.as_string::<i32>().iter().map(|g| g.unwrap_or("").to_owned()));
+            }
+            if let Some(ratings) = &mut reviews.ratings {
+                let column = cast(batch.column_by_name(RATING_COLUMN).expect("projected"), &DataType::Int64)?;
+                ratings.extend(column.as_primitive::<arrow::datatypes::Int64Type>().iter().map(|r| r.unwrap_or(0)));
             }
         }
         Ok(reviews)
@@ -95,6 +118,9 @@ impl LabeledReviews {
         if let Some(groups) = &mut self.groups {
             groups.truncate(n);
         }
+        if let Some(ratings) = &mut self.ratings {
+            ratings.truncate(n);
+        }
         self
     }
 
@@ -112,6 +138,7 @@ impl LabeledReviews {
             texts: indices.iter().map(|&i| self.texts[i].clone()).collect(),
             labels: indices.iter().map(|&i| self.labels[i]).collect(),
             groups: self.groups.as_ref().map(|g| indices.iter().map(|&i| g[i].clone()).collect()),
+            ratings: self.ratings.as_ref().map(|r| indices.iter().map(|&i| r[i]).collect()),
         }
     }
 
@@ -269,7 +296,22 @@ mod tests {
             texts: (0..100).map(|i| i.to_string()).collect(),
             labels: (0..100).map(|i| i % 2 == 0).collect(),
             groups: Some((0..100).map(|i| format!("movie{}", i / per_movie)).collect()),
+            ratings: None,
         }
+    }
+
+    #[test]
+    fn integer_ratings_are_read_and_follow_their_reviews() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rated.csv");
+        std::fs::write(&path, "review,label,rating\nLoved it,1,9\nAwful,0,2\nFine,1,7\n").unwrap();
+        let reviews = LabeledReviews::load(&path, "review", None).unwrap();
+        assert_eq!(reviews.ratings, Some(vec![9, 2, 7]));
+        assert_eq!(reviews.select(&[2, 0]).ratings, Some(vec![7, 9]));
+        assert_eq!(reviews.head(1).ratings, Some(vec![9]));
+        // A rating column of words is not ratings: the reviews load without them.
+        std::fs::write(&path, "review,label,rating\nLoved it,1,great\n").unwrap();
+        assert_eq!(LabeledReviews::load(&path, "review", None).unwrap().ratings, None);
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! reviews into the inputs of a model [`contract`], the ONNX [`model`] running on ONNX Runtime
 //! ([`runtime`]) with its graph [`pruning`] to what a call reads, review files in and out ([`io`]: Parquet, CSV, NDJSON),
 //! the file [`scoring`] loop and folder [`job`]s, the [`metrics`], model [`card`]s, labeled [`data`]
-//! and [`errors`] as the user reads them. The SQL
+//! and the [`short_texts`] check built from it, and [`errors`] as the user reads them. The SQL
 //! functions are in `sql` (feature `sql`), their Ballista cluster in `cluster` (feature
 //! `cluster`), the trainer in `train` (feature `train`).
 
@@ -31,6 +31,7 @@ pub mod provenance;
 pub mod pruning;
 pub mod runtime;
 pub mod scoring;
+pub mod short_texts;
 #[cfg(feature = "sql")]
 pub mod sql;
 pub mod text;

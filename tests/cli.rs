@@ -283,6 +283,43 @@ fn eval_on_imdb_test_matches_every_model_card() {
 }
 
 #[test]
+fn eval_judges_the_short_text_check_beside_the_whole_reviews() {
+    // A slice of IMDB test across both labels: every 25th review, 1,000 in all.
+    let dir = tempfile::tempdir().unwrap();
+    let slice = dir.path().join("slice.parquet");
+    let test = read(&common::imdb("test"));
+    let every_25th = arrow::array::UInt32Array::from_iter_values((0..test.num_rows() as u32).step_by(25));
+    let columns = test.columns().iter().map(|c| arrow::compute::take(c, &every_25th, None).unwrap()).collect();
+    common::write_batch(&slice, &arrow::record_batch::RecordBatch::try_new(test.schema(), columns).unwrap());
+
+    let check = sentiment::short_texts::load(&slice, "review").unwrap();
+    let positive = check.labels.iter().filter(|&&l| l).count() as f64 / check.len() as f64;
+    for model in ["ngram", "mlp"] {
+        let out = scorer(&["eval", "--input", slice.to_str().unwrap(), "--short-texts", "--model", model, "--json"]);
+        assert!(out.status.success(), "{model}: {}", stderr(&out));
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(report["n"], 1000, "{model}: the whole reviews");
+        let short = &report["short_texts"];
+        assert_eq!(short["n"], check.len() as u64 - short["no_words"].as_u64().unwrap(), "{model}");
+        assert!(check.len() > 1000, "a first and a last sentence of most of the extreme reviews");
+        assert!((short["labeled_positive"].as_f64().unwrap() - positive).abs() < 0.01, "{model}");
+        let accuracy = short["accuracy"].as_f64().unwrap();
+        assert!(accuracy > 0.6 && accuracy < report["accuracy"].as_f64().unwrap(), "{model}: {accuracy}");
+        let predicted = short["predicted_positive"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&predicted), "{model}: {predicted}");
+    }
+
+    // Without ratings there is no check to build.
+    let out = scorer(&["eval", "--input", sample().to_str().unwrap(), "--short-texts"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("cannot build the short-text check") && stderr(&out).contains("\"rating\""),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
 fn explain_prints_the_words_and_the_verdict() {
     let out = scorer(&["explain", "This movie is amazing", "--model", "weighted-mlp"]);
     assert!(out.status.success(), "{}", stderr(&out));

@@ -226,6 +226,52 @@ fn ngram_model_learns_exports_and_explains() {
     assert!(scores.iter().all(Option::is_some), "{scores:?}");
 }
 
+/// With `length_intercept`, the exported intercept is `b0 + b1 ln(1 + n)` for a text of n distinct
+/// n-grams (ONNX Runtime agreeing with tch), and each run is judged on the short-text checks.
+#[test]
+fn ngram_model_with_a_length_aware_intercept_exports_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = TeacherOptions {
+        max_epochs: 3,
+        buckets: Some(1 << 16),
+        short_spans: 2,
+        length_intercept: true,
+        ..TeacherOptions::default()
+    };
+    let job = NgramJob {
+        reviews: reviews(2000, 300),
+        options,
+        seeds: vec![1],
+        out_dir: dir.path().to_owned(),
+        command: "cargo test".into(),
+    };
+    let Trained { card, parity_max_difference, .. } = {
+        let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+        ngram::run(&job).expect("training runs")
+    };
+    assert!(parity_max_difference <= PARITY_TOLERANCE, "tch and ONNX Runtime differ by {parity_max_difference}");
+    assert!(card.changes_from_seed.iter().any(|c| c.contains("its intercept depends on the text's length")));
+    let short_texts = card.runs[0].short_texts.as_ref().expect("IMDB has ratings: both checks are judged");
+    assert!(short_texts.validation.n > 100 && short_texts.test.n > 100, "{short_texts:?}");
+
+    let catalog = Catalog::open(dir.path(), 1, Provider::Cpu).unwrap();
+    let model = catalog.model("ngram").unwrap();
+    let texts = ["superb", "a wonderful moving film", &"the plot and the cast and the ending ".repeat(20)];
+    let explained = model.explain(&texts).unwrap();
+    // (ln(1 + n), the logit less the n-grams' sub-scores) for each text.
+    let points: Vec<(f32, f32)> = explained
+        .iter()
+        .map(|r| {
+            let intercept = (r.probability / (1.0 - r.probability)).ln() - r.words.iter().map(|w| w.score).sum::<f32>();
+            ((1.0 + r.words.len() as f32).ln(), intercept)
+        })
+        .collect();
+    let slope = |(x0, y0): (f32, f32), (x1, y1): (f32, f32)| (y1 - y0) / (x1 - x0);
+    let (first, second) = (slope(points[0], points[1]), slope(points[0], points[2]));
+    assert!((first - second).abs() < 1e-3, "the intercept is linear in ln(1 + n): {points:?}");
+    assert!(first.abs() > 1e-4, "and its slope was fitted: {points:?}");
+}
+
 #[test]
 fn two_thousand_reviews_beat_seventy_percent() {
     let dir = tempfile::tempdir().unwrap();

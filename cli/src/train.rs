@@ -141,6 +141,18 @@ struct Args {
     /// within noise of 2^21 on validation and a point above 2^18 (models/README.md).
     #[arg(long, default_value_t = 1 << 20)]
     ngram_buckets: u32,
+    /// The teacher (or the ngram model) also learns from this many random spans of 5 to 30 words
+    /// of each training review, labelled by the review: short texts seen in training.
+    #[arg(long, default_value_t = 0)]
+    short_spans: usize,
+    /// The spans fit only an intercept that depends on the text's length (b0 + b1 ln(1 + n), n
+    /// its distinct n-grams), the n-gram weights fitted on whole reviews and frozen.
+    #[arg(long, requires = "short_spans")]
+    length_intercept: bool,
+    /// NBSVM's interpolation of the fitted weights toward their mean magnitude (1: the fitted
+    /// weights as they are, 0: the naive-Bayes ratios alone).
+    #[arg(long, default_value_t = 1.0)]
+    beta: f64,
     /// Give the labeled training reviews soft targets too: the mean of their label and the
     /// P(positive) of a teacher fitted on the other folds of the training split (whole movies),
     /// with this many folds (each a teacher fit). 0: the labels alone.
@@ -202,6 +214,9 @@ fn main() -> Result<()> {
         l2: args.teacher_l2,
         max_epochs: args.teacher_epochs,
         seed: args.split_seed as i64,
+        short_spans: args.short_spans,
+        length_intercept: args.length_intercept,
+        beta: args.beta,
         ..TeacherOptions::default()
     };
     let architecture = match args.arch {

@@ -17,13 +17,15 @@ use super::pipeline::{
     PARITY_TOLERANCE, ReviewFiles, Splits, Trained, evaluate, file_metadata, parity_reviews, seed_examples,
 };
 use super::teacher::{Teacher, TeacherOptions};
-use crate::card::{Contract, ModelCard, SeedRun, Seeds, TrainingRun};
+use crate::card::{Contract, ModelCard, SeedRun, Seeds, ShortTexts, TrainingRun};
 use crate::contract::{METADATA_NGRAM_BUCKETS, NGRAMS_CONTRACT};
 use crate::data::LabeledReviews;
 use crate::encoding::Encoder;
 use crate::io::AtomicFile;
+use crate::metrics::Metrics;
 use crate::model::SentimentModel;
 use crate::runtime::Provider;
+use crate::short_texts;
 
 /// The model's name and file stem.
 pub const NAME: &str = "ngram";
@@ -59,7 +61,7 @@ pub fn run(job: &NgramJob) -> Result<Trained> {
     let mut fitted = Vec::new();
     for &seed in &job.seeds {
         let options = TeacherOptions { seed, ..job.options.clone() };
-        let (teacher, summary) = Teacher::fit(train, validation, Some(test), &options)?;
+        let (mut teacher, summary) = Teacher::fit(train, validation, Some(test), &options)?;
         let run = SeedRun {
             seed,
             epochs_run: summary.epochs_run,
@@ -67,8 +69,15 @@ pub fn run(job: &NgramJob) -> Result<Trained> {
             seconds: summary.seconds,
             validation: summary.validation,
             test: summary.test.expect("the teacher was given the test reviews"),
+            short_texts: judge_short_texts(&mut teacher, validation, test),
         };
-        tracing::info!(model = NAME, seed, validation_accuracy = run.validation.accuracy, "run done");
+        tracing::info!(
+            model = NAME,
+            seed,
+            validation_accuracy = run.validation.accuracy,
+            short_texts_validation_accuracy = run.short_texts.as_ref().map(|s| s.validation.accuracy),
+            "run done"
+        );
         runs.push(run);
         fitted.push((teacher, summary.features));
     }
@@ -93,8 +102,12 @@ pub fn run(job: &NgramJob) -> Result<Trained> {
         name: NAME.to_owned(),
         architecture: format!(
             "linear model over the distinct words and word pairs of the whole review (naive-Bayes-weighted, NBSVM); \
-             the review's logit is the intercept plus the sum of its n-grams' weights; the n-grams hashed into \
-             {features} buckets"
+             the review's logit is {} plus the sum of its n-grams' weights; the n-grams hashed into {features} buckets",
+            if job.options.length_intercept {
+                "an intercept that follows the log of its number of n-grams"
+            } else {
+                "the intercept"
+            }
         ),
         changes_from_seed: changes_from_seed(job),
         hyperparameters: serde_json::json!({ "model": TeacherOptions { seed: shipped.seed, ..job.options.clone() }, "seeds": job.seeds, "split_seed": job.reviews.split_seed, "validation_fraction": job.reviews.validation_fraction }),
@@ -120,6 +133,13 @@ pub fn run(job: &NgramJob) -> Result<Trained> {
     onnx.commit()?;
     card.save(&job.out_dir.join(format!("{NAME}.json")))?;
     Ok(Trained { card, parity_max_difference, losses: Vec::new() })
+}
+
+/// The teacher's metrics on the short-text check built from each split, where both have ratings.
+fn judge_short_texts(teacher: &mut Teacher, validation: &LabeledReviews, test: &LabeledReviews) -> Option<ShortTexts> {
+    let (validation, test) = (short_texts::of(validation).ok()?, short_texts::of(test).ok()?);
+    let mut judge = |check: &LabeledReviews| Metrics::compute(&teacher.probabilities(&check.texts), &check.labels);
+    Some(ShortTexts { validation: judge(&validation), test: judge(&test) })
 }
 
 /// How far ONNX Runtime's P(positive) is from the teacher's on `reviews`; an error when the file's
@@ -161,6 +181,30 @@ fn changes_from_seed(job: &NgramJob) -> Vec<String> {
         changes.push(format!(
             "the n-grams are hashed into {buckets} buckets (FNV-1a), so that the model ships no list of them; \
              n-grams that share a bucket share its weight"
+        ));
+    }
+    if o.short_spans > 0 {
+        let (shortest, longest) = (super::teacher::SPAN_WORDS.start(), super::teacher::SPAN_WORDS.end());
+        changes.push(if o.length_intercept {
+            format!(
+                "its intercept depends on the text's length, b0 + b1 ln(1 + n) with n its distinct n-grams, fitted \
+                 with the n-gram weights frozen on the training reviews and {} random spans of {shortest} to \
+                 {longest} words of each, labelled by the review, so that short texts are not judged by an intercept \
+                 made for whole reviews",
+                o.short_spans
+            )
+        } else {
+            format!(
+                "it also learns from {} random spans of {shortest} to {longest} words of each training review, \
+                 labelled by the review, so that short texts are seen in training",
+                o.short_spans
+            )
+        });
+    }
+    if o.beta < 1.0 {
+        changes.push(format!(
+            "the fitted weights are interpolated toward their mean magnitude with NBSVM's beta {}",
+            o.beta
         ));
     }
     if job.seeds.len() > 1 {

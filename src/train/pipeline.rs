@@ -273,6 +273,7 @@ pub fn run(job: &Job) -> Result<Trained> {
             seconds: started.elapsed().as_secs_f64(),
             validation: Metrics::compute(&trainer::probabilities(&net, &validation_examples), &validation.labels),
             test: Metrics::compute(&trainer::probabilities(&net, &test_examples), &test.labels),
+            short_texts: None,
         };
         tracing::info!(model = name, seed, validation_accuracy = run.validation.accuracy, "run done");
         runs.push(run);

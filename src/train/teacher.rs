@@ -51,6 +51,39 @@ pub struct TeacherOptions {
     /// instead of numbering every distinct n-gram of the training reviews; needs `max_n` 2.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub buckets: Option<u32>,
+    /// Also learn from this many random spans of [`SPAN_WORDS`] words of each training review,
+    /// labelled by the review, so that short texts are not left to the intercept and a handful of
+    /// weights; 0: whole reviews only. The naive-Bayes ratios are counted on whole reviews.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub short_spans: usize,
+    /// The spans fit only an intercept that depends on the text's length, `b0 + b1 ln(1 + n)`
+    /// with `n` its distinct n-grams, once the n-gram weights are fitted on whole reviews and
+    /// frozen; without it, the spans join the whole reviews in the main fit.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub length_intercept: bool,
+    /// NBSVM's interpolation (Wang & Manning 2012): the fitted weights become
+    /// `beta * w + (1 - beta) * mean(|w|)`, so that 0 leaves the naive-Bayes ratios alone and 1
+    /// (the default) the fitted weights.
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub beta: f64,
+}
+
+/// Full-batch steps of the length-aware intercept's fit ([`TeacherOptions::length_intercept`]).
+const LENGTH_INTERCEPT_STEPS: usize = 500;
+
+/// How many words a span of [`TeacherOptions::short_spans`] has: drawn evenly from this range.
+pub const SPAN_WORDS: std::ops::RangeInclusive<usize> = 5..=30;
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+fn is_one(x: &f64) -> bool {
+    *x == 1.0
 }
 
 impl Default for TeacherOptions {
@@ -64,6 +97,9 @@ impl Default for TeacherOptions {
             batch_size: 64,
             seed: 7,
             buckets: None,
+            short_spans: 0,
+            length_intercept: false,
+            beta: 1.0,
         }
     }
 }
@@ -154,6 +190,9 @@ pub struct Teacher {
     ratios: Tensor,
     weights: Tensor,
     bias: Tensor,
+    /// The intercept's slope in `ln(1 + n)`, `n` the text's distinct n-grams: 0 unless
+    /// [`TeacherOptions::length_intercept`] fitted it.
+    slope: Tensor,
 }
 
 impl Teacher {
@@ -174,20 +213,32 @@ impl Teacher {
             options.max_n
         );
         let mut index = NgramIndex { hashing, ..NgramIndex::default() };
-        let train_features: Vec<Vec<u32>> =
+        anyhow::ensure!((0.0..=1.0).contains(&options.beta), "beta must be within 0 and 1, not {}", options.beta);
+        let mut train_features: Vec<Vec<u32>> =
             train.texts.iter().map(|t| index.features(t, options.max_n, true)).collect();
         let ratios = Tensor::from_slice(&log_count_ratios(&train_features, &train.labels, index.len()));
+        let mut targets = train.targets();
+        // The spans' n-grams are the reviews' (grow: false keeps the ids within the ratios).
+        let (mut span_features, mut span_targets) = (Vec::new(), Vec::new());
+        for (span, target) in short_spans(train, options.short_spans, options.seed as u64) {
+            span_features.push(index.features(&span, options.max_n, false));
+            span_targets.push(target);
+        }
+        if !options.length_intercept {
+            train_features.append(&mut span_features);
+            targets.append(&mut span_targets);
+        }
         let vs = nn::VarStore::new(tch::Device::Cpu);
         let root = vs.root();
         let mut teacher = Self {
             weights: root.zeros("weights", &[index.len() as i64, 1]),
             bias: root.zeros("bias", &[1]),
+            slope: Tensor::zeros([1], (Kind::Float, tch::Device::Cpu)),
             index,
             options: options.clone(),
             ratios,
         };
         let validation_features = teacher.encode(&validation.texts);
-        let targets = train.targets();
         let mut optimizer = nn::Adam::default().build(&vs, options.learning_rate)?;
         let mut stopping = EarlyStopping::new(options.patience);
         let mut epochs_run = 0;
@@ -217,14 +268,31 @@ impl Teacher {
             }
         }
         let best_epoch = stopping.restore_best(&vs).ok_or_else(|| anyhow::anyhow!("the teacher ran no epoch"))?;
+        if options.beta < 1.0 {
+            let _guard = tch::no_grad_guard();
+            let mean = teacher.weights.abs().mean(Kind::Float);
+            let interpolated = &teacher.weights * options.beta + mean * (1.0 - options.beta);
+            teacher.weights.copy_(&interpolated);
+        }
+        if options.length_intercept {
+            train_features.append(&mut span_features);
+            targets.append(&mut span_targets);
+            teacher.fit_length_intercept(&train_features, &targets)?;
+        }
         let validation_metrics = Metrics::compute(&teacher.probabilities_of(&validation_features), &validation.labels);
         let test_metrics = test.map(|t| Metrics::compute(&teacher.probabilities(&t.texts), &t.labels));
         let report = TeacherSummary {
             description: format!(
-                "logistic regression over naive-Bayes-weighted n-grams (n <= {}{}) of the whole review; \
-                 weights of epoch {best_epoch} (best validation accuracy)",
+                "logistic regression over naive-Bayes-weighted n-grams (n <= {}{}) of the whole review{}; \
+                 weights of epoch {best_epoch} (best validation accuracy){}",
                 options.max_n,
-                options.buckets.map_or_else(String::new, |b| format!(", hashed into {b} buckets"))
+                options.buckets.map_or_else(String::new, |b| format!(", hashed into {b} buckets")),
+                match options.short_spans {
+                    0 => String::new(),
+                    n => format!(" and {n} spans of {}-{} words of each", SPAN_WORDS.start(), SPAN_WORDS.end()),
+                },
+                if options.beta < 1.0 { format!(", interpolated with beta {}", options.beta) } else { String::new() }
+                    + if options.length_intercept { ", an intercept fitted to the length" } else { "" }
             ),
             hyperparameters: serde_json::to_value(options)?,
             features: teacher.index.len(),
@@ -257,18 +325,27 @@ impl Teacher {
         let batch = Dimension::Named("batch");
         let mut g = Graph::new("ngram");
         let ids = g.input(INPUT_NGRAM_IDS, DataType::INT64, &[batch, Dimension::Named("ngrams")]);
-        g.input(INPUT_LENGTHS, DataType::INT64, &[batch]);
+        let lengths = g.input(INPUT_LENGTHS, DataType::INT64, &[batch]);
         let table = g.weight("ngram_weights", &weights);
         let scores = g.op("Gather", &[&table, &ids], vec![]);
         let axis = g.ints("axis", &[1], &[1]);
         let sum = g.op("ReduceSum", &[&scores, &axis], vec![Attr::Int("keepdims", 0)]);
-        let bias = g.weight("intercept", &self.bias);
-        let logit = g.op("Add", &[&sum, &bias], vec![]);
-        let probability = g.op("Sigmoid", &[&logit], vec![]);
         // Each n-gram of the review enters the logit once: weight 1, and 0 for padding.
         let padding = g.ints("padding", &[], &[0]);
         let present = g.op("Greater", &[&ids, &padding], vec![]);
         let ones = g.op("Cast", &[&present], vec![Attr::Int("to", DataType::FLOAT as i64)]);
+        // The intercept: `intercept + slope * ln(1 + n)`, n the review's distinct n-grams, which
+        // is the row's length input (counting the ids in the graph would cost another pass over them).
+        let count = g.op("Cast", &[&lengths], vec![Attr::Int("to", DataType::FLOAT as i64)]);
+        let one = g.floats("one", &[1], &[1.0]);
+        let count_and_one = g.op("Add", &[&count, &one], vec![]);
+        let log_length = g.op("Log", &[&count_and_one], vec![]);
+        let slope = g.weight("intercept_slope", &self.slope);
+        let bias = g.weight("intercept", &self.bias);
+        let length_term = g.op("Mul", &[&log_length, &slope], vec![]);
+        let intercept = g.op("Add", &[&length_term, &bias], vec![]);
+        let logit = g.op("Add", &[&sum, &intercept], vec![]);
+        let probability = g.op("Sigmoid", &[&logit], vec![]);
         let ngrams = Dimension::Named("ngrams");
         g.output(&probability, OUTPUT_PROBABILITY, DataType::FLOAT, &[batch]);
         g.output(&scores, OUTPUT_TOKEN_SCORES, DataType::FLOAT, &[batch, ngrams]);
@@ -319,7 +396,43 @@ impl Teacher {
             Some(values),
             false,
         );
-        sums.squeeze_dim(1) + &self.bias
+        let log_lengths = Tensor::from_slice(&rows.iter().map(|r| (1.0 + r.len() as f32).ln()).collect::<Vec<_>>());
+        sums.squeeze_dim(1) + &self.bias + &self.slope * log_lengths
+    }
+
+    /// Fits the intercept `b0 + b1 ln(1 + n)` to `examples` (feature ids) and their `targets`,
+    /// the n-gram weights held as they are: full-batch Adam on the two numbers.
+    fn fit_length_intercept(&mut self, examples: &[Vec<u32>], targets: &[f32]) -> anyhow::Result<()> {
+        let weighted_sums = {
+            let _guard = tch::no_grad_guard();
+            let chunks: Vec<Tensor> = examples
+                .chunks(1024)
+                .map(|chunk| self.logits(&chunk.iter().map(Vec::as_slice).collect::<Vec<_>>()) - &self.bias)
+                .collect();
+            Tensor::cat(&chunks, 0)
+        };
+        let log_lengths = Tensor::from_slice(&examples.iter().map(|r| (1.0 + r.len() as f32).ln()).collect::<Vec<_>>());
+        let target = Tensor::from_slice(targets);
+        let vs = nn::VarStore::new(tch::Device::Cpu);
+        let intercept = vs.root().var_copy("intercept", &self.bias.detach());
+        let slope = vs.root().zeros("slope", &[1]);
+        let mut optimizer = nn::Adam::default().build(&vs, 0.05)?;
+        for _ in 0..LENGTH_INTERCEPT_STEPS {
+            let logits = &weighted_sums + &intercept + &slope * &log_lengths;
+            let loss = logits.binary_cross_entropy_with_logits::<Tensor>(&target, None, None, Reduction::Mean);
+            optimizer.zero_grad();
+            loss.backward();
+            optimizer.step();
+        }
+        let _guard = tch::no_grad_guard();
+        self.bias.copy_(&intercept);
+        self.slope = slope.detach().copy();
+        tracing::info!(
+            intercept = f64::try_from(&intercept)?,
+            slope = f64::try_from(&slope)?,
+            "length-aware intercept"
+        );
+        Ok(())
     }
 }
 
@@ -347,6 +460,32 @@ pub fn cross_fitted(
         accuracies.push(summary.validation.accuracy);
     }
     Ok((probabilities, accuracies))
+}
+
+/// `per_review` random spans of [`SPAN_WORDS`] words (fewer in a shorter review) of each review,
+/// with the review's label as their target; the same `seed`, the same spans.
+fn short_spans(reviews: &LabeledReviews, per_review: usize, seed: u64) -> Vec<(String, f32)> {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let mut spans = Vec::with_capacity(reviews.len() * per_review);
+    if per_review == 0 {
+        return spans;
+    }
+    for (text, target) in reviews.texts.iter().zip(reviews.targets()) {
+        let mut words = Vec::new();
+        for_each_word(text.as_bytes(), usize::MAX, |w| {
+            words.push(std::str::from_utf8(w).expect("ASCII letters").to_owned())
+        });
+        if words.is_empty() {
+            continue;
+        }
+        for _ in 0..per_review {
+            let len = rng.random_range(SPAN_WORDS).min(words.len());
+            let start = rng.random_range(0..=words.len() - len);
+            spans.push((words[start..start + len].join(" "), target));
+        }
+    }
+    spans
 }
 
 /// The naive-Bayes log-count ratio of each feature, from binarised counts with add-one smoothing.
@@ -394,7 +533,7 @@ mod tests {
         let reviews = |range: std::ops::Range<usize>| LabeledReviews {
             texts: range.clone().map(|i| format!("w{i} {}", if i % 2 == 0 { "good" } else { "bad" })).collect(),
             labels: range.map(|i| i % 2 == 0).collect(),
-            groups: None,
+            ..LabeledReviews::default()
         };
         let options = TeacherOptions { max_epochs: 5, patience: 5, ..TeacherOptions::default() };
         let (probabilities, accuracies) = cross_fitted(&reviews(0..40), &reviews(40..60), 4, &options).unwrap();
