@@ -2,10 +2,11 @@
 //! exports to ONNX, and ONNX Runtime agrees with tch; a short run on 2,000 reviews is already a
 //! useful model.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use std::sync::Arc;
 
+use sentiment::card::ModelCard;
 use sentiment::catalog::Catalog;
 use sentiment::encoding::Encoder;
 use sentiment::model::SentimentModel;
@@ -181,18 +182,14 @@ fn attention_learns_exports_and_agrees() {
     learns_exports_and_agrees(Architecture::Attention, |_| {});
 }
 
-/// The sixth model end to end on slices: fitted per seed, the best validation run shipped as
-/// ONNX with its n-gram vocabulary (contract 2), ONNX Runtime reading the teacher's n-grams and
-/// giving its probabilities, and a card the catalog serves; explained, each review's n-grams'
-/// weights add up to its logit less one intercept shared by every review.
-#[test]
-fn ngram_model_learns_exports_and_explains() {
-    let dir = tempfile::tempdir().unwrap();
+/// Trains the n-gram model on slices of IMDB (2,000 training reviews, 300 test) into `out_dir`,
+/// one training at a time, and returns its card once ONNX Runtime agreed with tch.
+fn train_ngram(out_dir: &Path, options: TeacherOptions, seeds: Vec<i64>) -> ModelCard {
     let job = NgramJob {
         reviews: reviews(2000, 300),
-        options: TeacherOptions { max_epochs: 4, buckets: Some(1 << 16), ..TeacherOptions::default() },
-        seeds: vec![1, 2],
-        out_dir: dir.path().to_owned(),
+        options,
+        seeds,
+        out_dir: out_dir.to_owned(),
         command: "cargo test".into(),
     };
     let Trained { card, parity_max_difference, .. } = {
@@ -200,6 +197,18 @@ fn ngram_model_learns_exports_and_explains() {
         ngram::run(&job).expect("training runs")
     };
     assert!(parity_max_difference <= PARITY_TOLERANCE, "tch and ONNX Runtime differ by {parity_max_difference}");
+    card
+}
+
+/// The sixth model end to end on slices: fitted per seed, the best validation run shipped as
+/// ONNX with its n-gram vocabulary (contract 2), ONNX Runtime reading the teacher's n-grams and
+/// giving its probabilities, and a card the catalog serves; explained, each review's n-grams'
+/// weights add up to its logit less one intercept shared by every review.
+#[test]
+fn ngram_model_learns_exports_and_explains() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = TeacherOptions { max_epochs: 4, buckets: Some(1 << 16), ..TeacherOptions::default() };
+    let card = train_ngram(dir.path(), options, vec![1, 2]);
     assert_eq!((card.name.as_str(), card.contract.version, card.seed_accuracy), ("ngram", 2, None));
     assert_eq!((card.contract.vocabulary.as_deref(), card.contract.ngram_buckets), (None, Some(1 << 16)));
     assert_eq!(card.runs.len(), 2);
@@ -238,18 +247,7 @@ fn ngram_model_with_a_length_aware_intercept_exports_it() {
         length_intercept: true,
         ..TeacherOptions::default()
     };
-    let job = NgramJob {
-        reviews: reviews(2000, 300),
-        options,
-        seeds: vec![1],
-        out_dir: dir.path().to_owned(),
-        command: "cargo test".into(),
-    };
-    let Trained { card, parity_max_difference, .. } = {
-        let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
-        ngram::run(&job).expect("training runs")
-    };
-    assert!(parity_max_difference <= PARITY_TOLERANCE, "tch and ONNX Runtime differ by {parity_max_difference}");
+    let card = train_ngram(dir.path(), options, vec![1]);
     assert!(card.changes_from_seed.iter().any(|c| c.contains("its intercept depends on the text's length")));
     let short_texts = card.runs[0].short_texts.as_ref().expect("IMDB has ratings: both checks are judged");
     assert!(short_texts.validation.n > 100 && short_texts.test.n > 100, "{short_texts:?}");
