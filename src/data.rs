@@ -46,17 +46,12 @@ impl LabeledReviews {
             .with_context(|| format!("cannot read labeled reviews from {}", path.display()))
     }
 
-    /// Reads `path` (as [`LabeledReviews::load`]) without its labels: texts, groups and ratings.
-    /// Any label column is ignored, so `labels` is empty.
-    pub fn load_unlabeled(path: &Path, text_column: &str) -> Result<Self> {
-        Self::read(path, text_column, Labels::Ignored)
-            .with_context(|| format!("cannot read reviews from {}", path.display()))
-    }
-
-    /// Reads only the text column of `path`: reviews without labels, as the distillation teacher
-    /// labels them.
+    /// Reads only the text column of `path` (as [`LabeledReviews::load`]): reviews without labels, as
+    /// the distillation teacher labels them. Any label column is ignored.
     pub fn load_texts(path: &Path, text_column: &str) -> Result<Vec<String>> {
-        Ok(Self::load_unlabeled(path, text_column)?.texts)
+        let reviews = Self::read(path, text_column, Labels::Ignored)
+            .with_context(|| format!("cannot read reviews from {}", path.display()))?;
+        Ok(reviews.texts)
     }
 
     fn read(path: &Path, text_column: &str, labels: Labels) -> Result<Self> {

@@ -11,9 +11,7 @@
 //! whitespace, and at IMDB's `<br />` line breaks. Abbreviations (`Mr. Smith`) split too: the
 //! check wants short texts a reader would call one line, not a parse.
 
-use std::path::Path;
-
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 
 use crate::data::{LabeledReviews, RATING_COLUMN};
 use crate::text::for_each_word;
@@ -91,13 +89,6 @@ pub fn of(reviews: &LabeledReviews) -> Result<LabeledReviews> {
         bail!("no review rated 1-2 or 9-10 with a sentence of words, so there are no short texts to judge");
     }
     Ok(check)
-}
-
-/// Reads `path`'s `text_column` and [`RATING_COLUMN`] and builds the check ([`of`]).
-pub fn load(path: &Path, text_column: &str) -> Result<LabeledReviews> {
-    LabeledReviews::load_unlabeled(path, text_column)
-        .and_then(|reviews| of(&reviews))
-        .with_context(|| format!("cannot build the short-text check from {}", path.display()))
 }
 
 #[cfg(test)]

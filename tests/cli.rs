@@ -8,6 +8,7 @@ use std::process::{Command, Stdio};
 use arrow::array::{Array, AsArray};
 use arrow::datatypes::Float32Type;
 use common::{provenance, read, repo, sample, scorer, stderr};
+use sentiment::data::LabeledReviews;
 
 #[test]
 fn scores_a_file_keeping_every_row_and_column() {
@@ -292,7 +293,7 @@ fn eval_judges_the_short_text_check_beside_the_whole_reviews() {
     let columns = test.columns().iter().map(|c| arrow::compute::take(c, &every_25th, None).unwrap()).collect();
     common::write_batch(&slice, &arrow::record_batch::RecordBatch::try_new(test.schema(), columns).unwrap());
 
-    let check = sentiment::short_texts::load(&slice, "review").unwrap();
+    let check = sentiment::short_texts::of(&LabeledReviews::load(&slice, "review", None).unwrap()).unwrap();
     let positive = check.labels.iter().filter(|&&l| l).count() as f64 / check.len() as f64;
     for model in ["ngram", "mlp"] {
         let out = scorer(&["eval", "--input", slice.to_str().unwrap(), "--short-texts", "--model", model, "--json"]);

@@ -118,6 +118,12 @@ def score(reviews: Any, model: str | None = None, models_dir: str | os.PathLike 
     return pa.Array._import_from_c_capsule(*capsules)
 
 
+def _check_model(model: str | None, **options: Any) -> None:
+    """Opens the models and checks ``model``'s name now, so that an engine's function made with an
+    unknown model is a ``ValueError`` naming the models before any query runs."""
+    score([], model, **options)
+
+
 def labels(scores: Any) -> Any:
     """``"positive"`` above 0.5, else ``"negative"``, NULL for NULL: ``sentiment_label`` of scores."""
     import pyarrow.compute as pc

@@ -20,7 +20,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from . import functions, labels, score
+from . import _check_model, labels, score
 
 __all__ = ["register"]
 
@@ -33,9 +33,7 @@ def register(con: duckdb.DuckDBPyConnection, model: str | None = None, *, prefix
     (``prefix="mlp_"`` gives ``mlp_sentiment``) to register several models on one connection.
     An unknown model is a ``ValueError`` here, before any query runs."""
     options = {"models_dir": models_dir, "threads": threads, "provider": provider}
-    # Loads the models once, and checks the model's name now rather than in the first query.
-    functions(**options)
-    score(pa.array([], type=pa.string()), model, **options)
+    _check_model(model, **options)
 
     def sentiment(reviews: Any) -> pa.Array:
         return score(reviews, model, **options)

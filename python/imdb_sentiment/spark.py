@@ -30,17 +30,12 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql.functions import arrow_udf
 from pyspark.sql.types import FloatType, StringType, StructField, StructType
 
-from . import labels, score
+from . import _check_model, labels, score
 
 __all__ = ["append_sentiment", "scored_schema", "sentiment", "sentiment_label", "with_sentiment"]
 
 SCORE = "sentiment_score"
 LABEL = "sentiment_label"
-
-
-def _checked(model: str | None, models_dir: str | os.PathLike | None, provider: str) -> None:
-    """Opens the models on the driver once and checks the model's name (``ValueError`` if unknown)."""
-    score(pa.array([], type=pa.string()), model, models_dir, threads=1, provider=provider)
 
 
 def _scorer(model: str | None, models_dir: str | os.PathLike | None, threads: int | None,
@@ -72,7 +67,7 @@ def append_sentiment(review: str = "review", model: str | None = None, *,
                      provider: str = "cpu") -> Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]:
     """The function for ``DataFrame.mapInArrow``: each batch with ``sentiment_score`` and
     ``sentiment_label`` of its column ``review`` appended (schema: ``scored_schema``)."""
-    _checked(model, models_dir, provider)
+    _check_model(model, models_dir=models_dir, threads=1, provider=provider)
     scores = _scorer(model, models_dir, threads, provider)
 
     def append(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
@@ -97,12 +92,12 @@ def with_sentiment(df: DataFrame, review: str = "review", model: str | None = No
 def sentiment(model: str | None = None, *, models_dir: str | os.PathLike | None = None,
               threads: int | None = None, provider: str = "cpu") -> Callable[..., Column]:
     """An Arrow UDF giving P(positive) of a string column as FLOAT: ``sentiment()("review")``."""
-    _checked(model, models_dir, provider)
+    _check_model(model, models_dir=models_dir, threads=1, provider=provider)
     return arrow_udf(_scorer(model, models_dir, threads, provider), FloatType())
 
 
 def sentiment_label(model: str | None = None, *, models_dir: str | os.PathLike | None = None,
                     threads: int | None = None, provider: str = "cpu") -> Callable[..., Column]:
     """An Arrow UDF giving ``"positive"`` or ``"negative"`` for a string column, as STRING."""
-    _checked(model, models_dir, provider)
+    _check_model(model, models_dir=models_dir, threads=1, provider=provider)
     return arrow_udf(_scorer(model, models_dir, threads, provider, LABEL, labels), StringType())

@@ -59,6 +59,8 @@ pub fn run(job: &NgramJob) -> Result<Trained> {
     let Splits { train, validation, test } = &splits;
     let mut runs = Vec::new();
     let mut fitted = Vec::new();
+    // The short-text checks of both splits, built once for every seed, where both have ratings.
+    let checks = short_texts::of(validation).ok().zip(short_texts::of(test).ok());
     for &seed in &job.seeds {
         let options = TeacherOptions { seed, ..job.options.clone() };
         let (mut teacher, summary) = Teacher::fit(train, validation, Some(test), &options)?;
@@ -69,7 +71,7 @@ pub fn run(job: &NgramJob) -> Result<Trained> {
             seconds: summary.seconds,
             validation: summary.validation,
             test: summary.test.expect("the teacher was given the test reviews"),
-            short_texts: judge_short_texts(&mut teacher, validation, test),
+            short_texts: checks.as_ref().map(|checks| judge_short_texts(&mut teacher, checks)),
         };
         tracing::info!(
             model = NAME,
@@ -135,11 +137,10 @@ pub fn run(job: &NgramJob) -> Result<Trained> {
     Ok(Trained { card, parity_max_difference, losses: Vec::new() })
 }
 
-/// The teacher's metrics on the short-text check built from each split, where both have ratings.
-fn judge_short_texts(teacher: &mut Teacher, validation: &LabeledReviews, test: &LabeledReviews) -> Option<ShortTexts> {
-    let (validation, test) = (short_texts::of(validation).ok()?, short_texts::of(test).ok()?);
+/// The teacher's metrics on the short-text checks of the validation and the test split.
+fn judge_short_texts(teacher: &mut Teacher, (validation, test): &(LabeledReviews, LabeledReviews)) -> ShortTexts {
     let mut judge = |check: &LabeledReviews| Metrics::compute(&teacher.probabilities(&check.texts), &check.labels);
-    Some(ShortTexts { validation: judge(&validation), test: judge(&test) })
+    ShortTexts { validation: judge(validation), test: judge(test) }
 }
 
 /// How far ONNX Runtime's P(positive) is from the teacher's on `reviews`; an error when the file's

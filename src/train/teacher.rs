@@ -377,6 +377,11 @@ impl Teacher {
 
     /// The logits `[batch]` of reviews given as feature ids.
     fn logits(&self, rows: &[&[u32]]) -> Tensor {
+        self.weighted_sums(rows) + &self.bias + &self.slope * log_lengths(rows.iter().map(|r| r.len()))
+    }
+
+    /// Each review's sum of its n-grams' weights times their naive-Bayes ratios, `[batch]`.
+    fn weighted_sums(&self, rows: &[&[u32]]) -> Tensor {
         let ids: Vec<i64> = rows.iter().flat_map(|r| r.iter().map(|&f| i64::from(f))).collect();
         let mut offsets = Vec::with_capacity(rows.len());
         let mut start = 0;
@@ -396,8 +401,7 @@ impl Teacher {
             Some(values),
             false,
         );
-        let log_lengths = Tensor::from_slice(&rows.iter().map(|r| (1.0 + r.len() as f32).ln()).collect::<Vec<_>>());
-        sums.squeeze_dim(1) + &self.bias + &self.slope * log_lengths
+        sums.squeeze_dim(1)
     }
 
     /// Fits the intercept `b0 + b1 ln(1 + n)` to `examples` (feature ids) and their `targets`,
@@ -407,11 +411,11 @@ impl Teacher {
             let _guard = tch::no_grad_guard();
             let chunks: Vec<Tensor> = examples
                 .chunks(1024)
-                .map(|chunk| self.logits(&chunk.iter().map(Vec::as_slice).collect::<Vec<_>>()) - &self.bias)
+                .map(|chunk| self.weighted_sums(&chunk.iter().map(Vec::as_slice).collect::<Vec<_>>()))
                 .collect();
             Tensor::cat(&chunks, 0)
         };
-        let log_lengths = Tensor::from_slice(&examples.iter().map(|r| (1.0 + r.len() as f32).ln()).collect::<Vec<_>>());
+        let log_lengths = log_lengths(examples.iter().map(Vec::len));
         let target = Tensor::from_slice(targets);
         let vs = nn::VarStore::new(tch::Device::Cpu);
         let intercept = vs.root().var_copy("intercept", &self.bias.detach());
@@ -460,6 +464,12 @@ pub fn cross_fitted(
         accuracies.push(summary.validation.accuracy);
     }
     Ok((probabilities, accuracies))
+}
+
+/// `ln(1 + n)` of each review's number of distinct n-grams `n`: what the length-aware intercept's
+/// slope multiplies, `[batch]`.
+fn log_lengths(lengths: impl Iterator<Item = usize>) -> Tensor {
+    Tensor::from_slice(&lengths.map(|n| (1.0 + n as f32).ln()).collect::<Vec<_>>())
 }
 
 /// `per_review` random spans of [`SPAN_WORDS`] words (fewer in a shorter review) of each review,

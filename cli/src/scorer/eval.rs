@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use clap::Args;
 use sentiment::batch::score_texts;
 use sentiment::data::LabeledReviews;
@@ -47,8 +47,9 @@ pub struct EvalArgs {
 struct Judged {
     /// Labeled texts left out of the metrics because they hold no words to judge.
     no_words: usize,
-    /// The share of the judged texts predicted positive, and the share labeled positive.
+    /// The share of the judged texts predicted positive.
     predicted_positive: f64,
+    /// The share of the judged texts labeled positive.
     labeled_positive: f64,
     #[serde(flatten)]
     metrics: Metrics,
@@ -69,11 +70,13 @@ pub fn run(args: &EvalArgs) -> Result<()> {
     args.model.configure_threads();
     let (catalog, name) = args.model.open()?;
     let model = catalog.model(&name)?;
-    let reviews = LabeledReviews::load(&args.input, &args.column, args.label_column.as_deref())?;
-    let scored = score(&model, &reviews, &args.input.display().to_string())?;
+    let labeled = LabeledReviews::load(&args.input, &args.column, args.label_column.as_deref())?;
+    let scored = score(&model, &labeled, &args.input.display().to_string())?;
     let reviews = scored.judged();
     let short_texts = if args.short_texts {
-        let check = short_texts::load(&args.input, &args.column)?;
+        // Built from the reviews read above, whose ratings came with them.
+        let check = short_texts::of(&labeled)
+            .with_context(|| format!("cannot build the short-text check from {}", args.input.display()))?;
         Some(score(&model, &check, &format!("the short-text check of {}", args.input.display()))?.judged())
     } else {
         None
