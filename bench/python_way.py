@@ -1,6 +1,6 @@
 """The Python way of scoring a Parquet file, for the benchmark (bench/throughput.rs):
 pyarrow reads, the exercise's regular expressions clean, a dict maps words to ids (for the n-gram
-model, FNV-1a hashes the distinct words and word pairs of the whole review) in numpy, Python onnxruntime
+model, FNV-1a hashes the distinct words, word pairs (and triples where its card says) of the whole review) in numpy, Python onnxruntime
 runs the same .onnx file, pyarrow writes.
 
 usage: python_way.py MODEL.onnx INPUT.parquet OUTPUT.parquet THREADS
@@ -48,14 +48,18 @@ def fnv1a(data):
     return h
 
 
-def ngram_ids(reviews, buckets):
-    """The n-gram model's inputs: each review's distinct hashed n-gram ids, padded with 0."""
+def ngram_ids(reviews, hashing):
+    """The n-gram model's inputs: each review's distinct hashed n-gram ids, padded with 0.
+
+    hashing is (buckets, longest n-gram in words); the n-grams ending at a word come longest first."""
+    buckets, max_n = hashing
     rows = []
     for review in reviews:
         found = {}
         review_words = words(review or "")
-        for i, word in enumerate(review_words):
-            for ngram in ([f"{review_words[i - 1]} {word}"] if i else []) + [word]:
+        for i in range(len(review_words)):
+            for n in range(min(max_n, i + 1), 0, -1):
+                ngram = " ".join(review_words[i - n + 1 : i + 1])
                 found.setdefault(1 + fnv1a(ngram.encode()) % buckets, None)
         rows.append(list(found))
     matrix = np.zeros((len(rows), max(1, max(map(len, rows), default=0))), dtype=np.int64)
@@ -69,7 +73,7 @@ def main(model_path, input_path, output_path, threads):
     with open(model_path[: -len(".onnx")] + ".json", encoding="utf-8") as f:
         contract = json.load(f)["contract"]
     if "ngram_buckets" in contract:
-        inputs, table = ngram_ids, contract["ngram_buckets"]
+        inputs, table = ngram_ids, (contract["ngram_buckets"], contract.get("ngram_max_n", 2))
     else:
         with open(os.path.join(models, contract["vocabulary"]), encoding="utf-8") as f:
             inputs, table = word_ids, {word.rstrip("\n"): i + 1 for i, word in enumerate(f)}

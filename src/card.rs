@@ -267,6 +267,9 @@ pub struct Contract {
     /// The number of buckets the n-grams are hashed into (the n-gram model).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ngram_buckets: Option<u32>,
+    /// The longest n-gram, in words, of an n-gram model of contract 3 (contract 2's are pairs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ngram_max_n: Option<usize>,
     /// Names of the outputs the file provides.
     pub outputs: Vec<String>,
     /// How the network was folded into per-word lookups, for the models that were.

@@ -8,10 +8,10 @@ use std::sync::{Arc, Mutex, OnceLock};
 use anyhow::{Context, Result, bail};
 
 use crate::card::ModelCard;
-use crate::contract::{NGRAMS_CONTRACT, WORDS_CONTRACT};
+use crate::contract::{NGRAMS_CONTRACT, NGRAMS_MAX_N_CONTRACT, WORDS_CONTRACT};
 use crate::encoding::Encoder;
 use crate::model::SentimentModel;
-use crate::ngrams::NgramHashing;
+use crate::ngrams::{CONTRACT_2_MAX_N, NgramHashing};
 use crate::runtime::Provider;
 use crate::vocab::Vocabulary;
 
@@ -119,15 +119,21 @@ impl Catalog {
         let card = &self.cards[name];
         let encoder = match card.contract.version {
             WORDS_CONTRACT => Encoder::Words(self.vocabulary()?),
-            NGRAMS_CONTRACT => {
+            version @ (NGRAMS_CONTRACT | NGRAMS_MAX_N_CONTRACT) => {
                 let buckets = card.contract.ngram_buckets.with_context(|| {
-                    format!("model {name}'s card states model contract {NGRAMS_CONTRACT} but no ngram_buckets")
+                    format!("model {name}'s card states model contract {version} but no ngram_buckets")
                 })?;
-                Encoder::Ngrams(NgramHashing::new(buckets)?)
+                let max_n = match version {
+                    NGRAMS_CONTRACT => CONTRACT_2_MAX_N,
+                    _ => card.contract.ngram_max_n.with_context(|| {
+                        format!("model {name}'s card states model contract {version} but no ngram_max_n")
+                    })?,
+                };
+                Encoder::Ngrams(NgramHashing::new(buckets, max_n)?)
             }
             other => bail!(
-                "model {name}'s card states model contract {other}; this scorer runs contracts {WORDS_CONTRACT} and \
-                 {NGRAMS_CONTRACT}"
+                "model {name}'s card states model contract {other}; this scorer runs contracts {WORDS_CONTRACT}, \
+                 {NGRAMS_CONTRACT} and {NGRAMS_MAX_N_CONTRACT}"
             ),
         };
         let model = Arc::new(SentimentModel::load(&path, encoder, self.threads, self.provider)?);

@@ -9,8 +9,9 @@
 //! `[batch, 100, 11]` for the attention model. Version 2, the n-gram model: inputs `ngram_ids`
 //! int64 `[batch, n]` (a review's distinct hashed n-grams, [`crate::ngrams`], padded with 0) and
 //! `lengths`; outputs `probability`, `token_scores` `[batch, n]` (each n-gram's sub-score) and
-//! `token_weights` `[batch, n]` (1, and 0 for padding). The full description is
-//! `models/README.md`.
+//! `token_weights` `[batch, n]` (1, and 0 for padding); its n-grams are words and word pairs.
+//! Version 3: version 2 with n-grams of 1 to the file's `ngram_max_n` words (word triples). The
+//! full description is `models/README.md`.
 
 /// Input of the word models: token ids, int64 `[batch, 100]`.
 pub const INPUT_TOKEN_IDS: &str = "token_ids";
@@ -30,12 +31,17 @@ pub const OUTPUT_TOKEN_WEIGHTS: &str = "token_weights";
 pub const OUTPUT_ATTENTION: &str = "attention";
 /// The contract of the word models, whose input is [`INPUT_TOKEN_IDS`].
 pub const WORDS_CONTRACT: u32 = 1;
-/// The contract of the n-gram model, whose input is [`INPUT_NGRAM_IDS`].
+/// The contract of the n-gram model over words and word pairs, whose input is [`INPUT_NGRAM_IDS`].
 pub const NGRAMS_CONTRACT: u32 = 2;
+/// The contract of an n-gram model that states its longest n-gram ([`METADATA_NGRAM_MAX_N`]), so
+/// that a scorer reading only pairs refuses it instead of scoring it wrong.
+pub const NGRAMS_MAX_N_CONTRACT: u32 = 3;
 /// Metadata key of the exported file that holds its contract version.
 pub const METADATA_CONTRACT_VERSION: &str = "contract_version";
 /// Metadata key of an n-gram model's file that holds the number of buckets its n-grams are hashed
 /// into.
 pub const METADATA_NGRAM_BUCKETS: &str = "ngram_buckets";
+/// Metadata key of a contract 3 file that holds its longest n-gram, in words.
+pub const METADATA_NGRAM_MAX_N: &str = "ngram_max_n";
 /// Metadata key of the exported file that names its architecture (`rnn`, `gru`, ...).
 pub const METADATA_MODEL: &str = "model";

@@ -10,8 +10,8 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 
-use crate::contract::{NGRAMS_CONTRACT, WORDS_CONTRACT};
-use crate::ngrams::NgramHashing;
+use crate::contract::{NGRAMS_CONTRACT, NGRAMS_MAX_N_CONTRACT, WORDS_CONTRACT};
+use crate::ngrams::{CONTRACT_2_MAX_N, NgramHashing};
 use crate::text::{MAX_TOKENS, for_each_token};
 use crate::vocab::{UNKNOWN_ID, Vocabulary};
 
@@ -41,7 +41,8 @@ impl Encoder {
     pub fn contract_version(&self) -> u32 {
         match self {
             Encoder::Words(_) => WORDS_CONTRACT,
-            Encoder::Ngrams(_) => NGRAMS_CONTRACT,
+            Encoder::Ngrams(hashing) if hashing.max_n() == CONTRACT_2_MAX_N => NGRAMS_CONTRACT,
+            Encoder::Ngrams(_) => NGRAMS_MAX_N_CONTRACT,
         }
     }
 }
@@ -249,7 +250,7 @@ mod tests {
 
     #[test]
     fn ngram_batches_are_ragged_and_padded_per_call() {
-        let hashing = NgramHashing::new(1 << 20).unwrap();
+        let hashing = NgramHashing::new(1 << 20, 2).unwrap();
         let id = |ngram: &str| hashing.id(ngram.as_bytes());
         let texts = [Some("Good movie"), None, Some("movie, movie"), Some("!!!")];
         let batch = Encoder::Ngrams(hashing).encode(&texts);
@@ -278,7 +279,7 @@ mod tests {
         let long: String = (0..MAX_IDS_PER_CALL / 2).map(word).collect();
         let mut texts = vec!["good film".to_owned(); 200];
         texts[70] = long;
-        let batch = Encoder::Ngrams(NgramHashing::new(1 << 20).unwrap()).encode(&texts);
+        let batch = Encoder::Ngrams(NgramHashing::new(1 << 20, 2).unwrap()).encode(&texts);
         let calls = batch.calls(128);
         assert_eq!(calls.iter().map(|c| c.len()).sum::<usize>(), 200);
         assert!(calls.windows(2).all(|pair| pair[0].end == pair[1].start));

@@ -15,7 +15,7 @@ use ort::session::{HasSelectedOutputs, OutputSelector, RunOptions, Session};
 use ort::value::TensorRef;
 
 use crate::contract::{
-    INPUT_LENGTHS, INPUT_NGRAM_IDS, INPUT_TOKEN_IDS, METADATA_CONTRACT_VERSION, METADATA_MODEL, METADATA_NGRAM_BUCKETS,
+    INPUT_LENGTHS, INPUT_NGRAM_IDS, INPUT_TOKEN_IDS, METADATA_CONTRACT_VERSION, METADATA_MODEL, METADATA_NGRAM_BUCKETS, METADATA_NGRAM_MAX_N, NGRAMS_MAX_N_CONTRACT,
     NGRAMS_CONTRACT, OUTPUT_PROBABILITY, OUTPUT_TOKEN_SCORES, OUTPUT_TOKEN_WEIGHTS, WORDS_CONTRACT,
 };
 use crate::encoding::{AsTextBytes, EncodedBatch, Encoder, Layout};
@@ -113,10 +113,14 @@ impl SentimentModel {
         if contract.as_deref() != Some(expected.to_string().as_str()) {
             bail!(
                 "model {} follows model contract {}, but was loaded for contract {expected} ({}); this scorer runs \
-                 contracts {WORDS_CONTRACT} (word models, vocab.txt) and {NGRAMS_CONTRACT} (n-gram models)",
+                 contracts {WORDS_CONTRACT} (word models, vocab.txt), {NGRAMS_CONTRACT} (n-gram models of words and \
+                 pairs) and {NGRAMS_MAX_N_CONTRACT} (n-gram models up to ngram_max_n words)",
                 path.display(),
                 contract.unwrap_or_else(|| "(none stated)".to_owned()),
-                if expected == WORDS_CONTRACT { "a word model" } else { "an n-gram model" },
+                match &encoder {
+                    Encoder::Words(_) => "a word model".to_owned(),
+                    Encoder::Ngrams(hashing) => format!("an n-gram model of up to {} words", hashing.max_n()),
+                },
             );
         }
         if let Encoder::Ngrams(hashing) = &encoder {
@@ -129,8 +133,17 @@ impl SentimentModel {
                     hashing.buckets()
                 );
             }
+            let max_n = metadata(METADATA_NGRAM_MAX_N);
+            if expected == NGRAMS_MAX_N_CONTRACT && max_n.as_deref() != Some(hashing.max_n().to_string().as_str()) {
+                bail!(
+                    "model {} reads n-grams of up to {} words, but was loaded for {}",
+                    path.display(),
+                    max_n.unwrap_or_else(|| "(no number of)".to_owned()),
+                    hashing.max_n()
+                );
+            }
         }
-        let input = if expected == WORDS_CONTRACT { INPUT_TOKEN_IDS } else { INPUT_NGRAM_IDS };
+        let input = if let Encoder::Words(_) = encoder { INPUT_TOKEN_IDS } else { INPUT_NGRAM_IDS };
         let graph = model.graph.get_or_default();
         // Files of ONNX's IR before version 4 also list their weights among the graph's inputs.
         let weights: HashSet<&str> = graph.initializer.iter().map(|w| w.name.as_str()).collect();

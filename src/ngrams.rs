@@ -1,11 +1,13 @@
-//! The n-gram model's ids (contract version 2): the words and word pairs of whole reviews, hashed
-//! into a fixed number of buckets, so that the model needs no list of n-grams beside it.
+//! The n-gram model's ids (model contracts 2 and 3): the words, word pairs and (contract 3, up to
+//! the model's `ngram_max_n`) word triples of whole reviews, hashed into a fixed number of buckets,
+//! so that the model needs no list of n-grams beside it.
 //!
 //! A review's n-grams come from the exercise's text pipeline without its 100-word cut (rules 1 to
-//! 3 of [`crate::text`]): every word, and every pair of neighbouring words written with one space
-//! between them (`"not good"`). An n-gram's id is `1 + FNV-1a-64(its bytes) mod buckets`; id 0 is
-//! padding. The model reads each distinct id of the review once (binarised counts), in the order
-//! the n-grams first appear; n-grams that share a bucket share its weight.
+//! 3 of [`crate::text`]): every word, and every run of up to `max_n` neighbouring words written
+//! with one space between them (`"not good"`, `"not very good"`). An n-gram's id is
+//! `1 + FNV-1a-64(its bytes) mod buckets`; id 0 is padding. The model reads each distinct id of the
+//! review once (binarised counts), in the order the n-grams first appear; n-grams that share a
+//! bucket share its weight.
 
 use std::cell::RefCell;
 
@@ -13,27 +15,39 @@ use anyhow::{Result, bail};
 
 use crate::text::for_each_word;
 
-/// The longest n-gram: words and pairs of words.
-pub const MAX_N: usize = 2;
+/// The longest n-gram a model may read: three words.
+pub const MAX_N: usize = 3;
 
-/// How n-grams become ids: the number of buckets they are hashed into.
+/// The longest n-gram of model contract 2, which states none: word pairs.
+pub const CONTRACT_2_MAX_N: usize = 2;
+
+/// How n-grams become ids: the longest n-gram read and the number of buckets they are hashed into.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NgramHashing {
     buckets: u32,
+    max_n: usize,
 }
 
 impl NgramHashing {
-    /// Hashing into `buckets` buckets (ids 1 to `buckets`).
-    pub fn new(buckets: u32) -> Result<Self> {
+    /// Hashing the n-grams of 1 to `max_n` words into `buckets` buckets (ids 1 to `buckets`).
+    pub fn new(buckets: u32, max_n: usize) -> Result<Self> {
         if buckets == 0 {
             bail!("n-gram hashing needs at least one bucket");
         }
-        Ok(Self { buckets })
+        if !(1..=MAX_N).contains(&max_n) {
+            bail!("n-grams are 1 to {MAX_N} words long, so the longest cannot be {max_n}");
+        }
+        Ok(Self { buckets, max_n })
     }
 
     /// The number of buckets; valid ids are `1..=buckets()`, and 0 for padding.
     pub fn buckets(&self) -> u32 {
         self.buckets
+    }
+
+    /// The longest n-gram read, in words.
+    pub fn max_n(&self) -> usize {
+        self.max_n
     }
 
     /// The id of an n-gram given as its lowercase bytes (`b"not good"`).
@@ -51,8 +65,8 @@ impl NgramHashing {
     }
 
     /// Appends to `out` the distinct ids of the n-grams of the whole of `text`, in the order they
-    /// first appear (a word's pair with the word before it comes just before the word), and
-    /// returns how many words the review has.
+    /// first appear (the n-grams ending at a word come just before it, longest first), and returns
+    /// how many words the review has.
     pub fn encode_into(&self, text: &[u8], out: &mut Vec<i64>) -> usize {
         self.for_each_distinct(text, |_, id| out.push(id))
     }
@@ -73,7 +87,7 @@ impl NgramHashing {
         SEEN.with_borrow_mut(|seen| {
             // Cleared before, not after: a review whose caller panicked leaves no ids behind.
             seen.clear();
-            for_each_ngram(text, |ngram, hash| {
+            for_each_ngram(text, self.max_n, |ngram, hash| {
                 let id = self.bucket(hash);
                 if seen.insert(id) {
                     emit(ngram, id);
@@ -131,29 +145,40 @@ fn fnv1a(state: u64, bytes: &[u8]) -> u64 {
     bytes.iter().fold(state, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
 }
 
-/// Calls `emit` with each n-gram of the whole of `text` in reading order, as lowercase bytes (a
-/// word's pair with the word before it just before the word), and its FNV-1a-64 hash; returns how
-/// many words it has.
-pub fn for_each_ngram(text: &[u8], mut emit: impl FnMut(&[u8], u64)) -> usize {
+/// Calls `emit` with each n-gram of 1 to `max_n` words of the whole of `text` in reading order, as
+/// lowercase bytes (the longer n-grams ending at a word just before the word, longest first), and
+/// its FNV-1a-64 hash; returns how many words it has.
+pub fn for_each_ngram(text: &[u8], max_n: usize, mut emit: impl FnMut(&[u8], u64)) -> usize {
+    debug_assert!((1..=MAX_N).contains(&max_n));
+    // The last words read, one space between them: at most `max_n`, the word being read the last.
     let mut key = Vec::new();
-    // The hash of the word before, which is the state its pair's hash continues from.
-    let mut previous: Option<u64> = None;
+    // Where each of those words starts in `key`, oldest first.
+    let mut starts: Vec<usize> = Vec::with_capacity(MAX_N);
+    // The hashes of the n-grams ending at the word before, shortest first: an n-gram's hash
+    // continues from that of the n-gram one word shorter.
+    let mut before = [0u64; MAX_N];
     for_each_word(text, usize::MAX, |word| {
-        let word_start = match previous {
-            Some(_) => {
-                key.push(b' ');
-                key.len()
-            }
-            None => 0,
-        };
-        key.extend(word.iter().map(u8::to_ascii_lowercase));
-        let hash = fnv1a(FNV_OFFSET_BASIS, &key[word_start..]);
-        if let Some(previous) = previous {
-            emit(&key, fnv1a(previous, &key[word_start - 1..]));
+        if starts.len() == max_n {
+            let cut = starts.get(1).copied().unwrap_or(key.len());
+            key.drain(..cut);
+            starts.remove(0);
+            starts.iter_mut().for_each(|start| *start -= cut);
         }
-        emit(&key[word_start..], hash);
-        key.drain(..word_start);
-        previous = Some(hash);
+        if !starts.is_empty() {
+            key.push(b' ');
+        }
+        let word_start = key.len();
+        starts.push(word_start);
+        key.extend(word.iter().map(u8::to_ascii_lowercase));
+        // Longest first; the hash of the n-gram of k + 1 words replaces that of k + 1 words
+        // ending at the word before, which only the longer one, done already, needed.
+        for k in (1..starts.len()).rev() {
+            let hash = fnv1a(before[k - 1], &key[word_start - 1..]);
+            emit(&key[starts[starts.len() - 1 - k]..], hash);
+            before[k] = hash;
+        }
+        before[0] = fnv1a(FNV_OFFSET_BASIS, &key[word_start..]);
+        emit(&key[word_start..], before[0]);
     })
 }
 
@@ -163,24 +188,37 @@ mod tests {
 
     #[test]
     fn reviews_become_their_ngrams_in_reading_order() {
-        let mut ngrams = Vec::new();
+        let read = |text: &str, max_n: usize| {
+            let mut ngrams = Vec::new();
+            let words = for_each_ngram(text.as_bytes(), max_n, |n, hash| {
+                assert_eq!(hash, fnv1a(FNV_OFFSET_BASIS, n), "{n:?}: an n-gram's hash continues from a shorter one's");
+                ngrams.push(String::from_utf8(n.to_vec()).unwrap())
+            });
+            (words, ngrams)
+        };
         // The exercise's rules apply: the single letter between words is dropped, so "good" and
         // "movie" become neighbours; the whole review is read, past any 100-word cut.
         let long = format!("{}Not good, a MOVIE!", "word ".repeat(300));
-        let words = for_each_ngram(long.as_bytes(), |n, hash| {
-            assert_eq!(hash, fnv1a(FNV_OFFSET_BASIS, n), "{:?}: a pair's hash continues from its first word's", n);
-            ngrams.push(String::from_utf8(n.to_vec()).unwrap())
-        });
+        let (words, pairs) = read(&long, 2);
         assert_eq!(words, 303);
-        assert_eq!(ngrams[ngrams.len() - 5..], ["word not", "not", "not good", "good", "good movie", "movie"][1..]);
+        assert_eq!(pairs[pairs.len() - 5..], ["not", "not good", "good", "good movie", "movie"]);
+        let (_, triples) = read(&long, 3);
+        assert_eq!(triples.len(), 303 + 302 + 301);
+        assert_eq!(
+            triples[triples.len() - 7..],
+            ["not", "word not good", "not good", "good", "not good movie", "good movie", "movie"]
+        );
+        assert_eq!(read(&long, 1), (303, [vec!["word".to_owned(); 300], vec!["not".into(), "good".into(), "movie".into()]].concat()));
+        assert_eq!(read("Brilliant", 3), (1, vec!["brilliant".to_owned()]));
+        assert_eq!(read("", 3), (0, vec![]));
     }
 
     #[test]
     fn ids_are_fnv1a_buckets_and_distinct_in_first_appearance_order() {
-        let hashing = NgramHashing::new(1 << 20).unwrap();
+        let hashing = NgramHashing::new(1 << 20, 2).unwrap();
         // FNV-1a-64 of "a" is 0xaf63dc4c8601ec8c.
         assert_eq!(hashing.id(b"a"), 1 + (0xaf63_dc4c_8601_ec8c_u64 % (1 << 20)) as i64);
-        assert_eq!(NgramHashing::new(1000).unwrap().id(b"a"), 1 + (0xaf63_dc4c_8601_ec8c_u64 % 1000) as i64);
+        assert_eq!(NgramHashing::new(1000, 2).unwrap().id(b"a"), 1 + (0xaf63_dc4c_8601_ec8c_u64 % 1000) as i64);
         let mut ids = Vec::new();
         assert_eq!(hashing.encode_into(b"Not good. Not good!", &mut ids), 4);
         let expected: Vec<i64> =
@@ -188,16 +226,23 @@ mod tests {
         assert_eq!(ids, expected);
         assert_eq!(hashing.ngrams(b"Not good. Not good!"), ["not", "not good", "good", "good not"]);
         // One bucket: every n-gram shares it, so a review reads one id.
-        let one = NgramHashing::new(1).unwrap();
+        let one = NgramHashing::new(1, 2).unwrap();
         ids.clear();
         one.encode_into(b"many different words", &mut ids);
         assert_eq!(ids, [1]);
-        assert!(NgramHashing::new(0).is_err());
+        assert!(NgramHashing::new(0, 2).is_err());
+        assert!(NgramHashing::new(1 << 20, 0).is_err() && NgramHashing::new(1 << 20, MAX_N + 1).is_err());
+        // Triples: each n-gram once, the longest ending at a word first.
+        let triples = NgramHashing::new(1 << 20, 3).unwrap();
+        assert_eq!(
+            triples.ngrams(b"not good, not good"),
+            ["not", "not good", "good", "not good not", "good not", "good not good"]
+        );
     }
 
     #[test]
     fn each_review_on_a_thread_starts_with_no_ids_seen() {
-        let hashing = NgramHashing::new(1 << 20).unwrap();
+        let hashing = NgramHashing::new(1 << 20, 2).unwrap();
         let alone = |text: &[u8]| {
             let mut ids = Vec::new();
             std::thread::scope(|s| s.spawn(|| hashing.encode_into(text, &mut ids)).join().unwrap());
@@ -211,7 +256,7 @@ mod tests {
         hashing.encode_into(second, &mut ids);
         assert_eq!(ids, alone(second), "the ids of the review before are forgotten");
         // A larger number of buckets on the same thread.
-        let wider = NgramHashing::new(1 << 24).unwrap();
+        let wider = NgramHashing::new(1 << 24, 2).unwrap();
         ids.clear();
         wider.encode_into(second, &mut ids);
         let expected: Vec<i64> =

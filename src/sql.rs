@@ -25,7 +25,7 @@ use sentiment_udf::{ModelSet, Word};
 use crate::batch::{is_text_type, score_array, text_values};
 use crate::card::label_for;
 use crate::catalog::{Catalog, DEFAULT_MODEL};
-use crate::contract::{NGRAMS_CONTRACT, WORDS_CONTRACT};
+use crate::contract::{NGRAMS_CONTRACT, NGRAMS_MAX_N_CONTRACT, WORDS_CONTRACT};
 use crate::io::FileFormat;
 use crate::io::input::{INFER_RECORDS, expand};
 use crate::io::output::ROW_GROUP_SIZE;
@@ -55,7 +55,7 @@ impl ModelSet for Catalog {
     fn version(&self) -> String {
         let models: Vec<String> = self.cards().map(|card| format!("{}@{:.4}", card.name, card.test.accuracy)).collect();
         format!(
-            "{PACKAGE} {VERSION}, model contracts {WORDS_CONTRACT} and {NGRAMS_CONTRACT}, models {}",
+            "{PACKAGE} {VERSION}, model contracts {WORDS_CONTRACT}, {NGRAMS_CONTRACT} and {NGRAMS_MAX_N_CONTRACT}, models {}",
             models.join(" ")
         )
     }

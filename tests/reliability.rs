@@ -389,9 +389,9 @@ fn a_card_that_does_not_match_its_model_is_refused() {
     assert_fails_naming(&score_with_models(&models, "mlp"), &["does not match its card"]);
 }
 
-/// Contract 2 is the n-gram model's: a card that claims another contract than its file follows, a
-/// contract this scorer does not run, or an n-gram card whose number of buckets is missing or not
-/// its file's is refused by name.
+/// Contracts 2 and 3 are the n-gram models': a card that claims another contract than its file
+/// follows, a contract this scorer does not run, or an n-gram card whose number of buckets or
+/// longest n-gram is missing or not its file's is refused by name.
 #[test]
 fn a_model_of_another_contract_or_hashing_is_refused() {
     let dir = tempfile::tempdir().unwrap();
@@ -414,8 +414,8 @@ fn a_model_of_another_contract_or_hashing_is_refused() {
     };
     write_card("gru", contract(2, Some(1 << 18)));
     assert_fails_naming(&score_with_models(&models, "gru"), &["gru.onnx", "follows model contract 1", "contract 2"]);
-    write_card("gru", contract(3, None));
-    assert_fails_naming(&score_with_models(&models, "gru"), &["states model contract 3", "contracts 1 and 2"]);
+    write_card("gru", contract(4, None));
+    assert_fails_naming(&score_with_models(&models, "gru"), &["states model contract 4", "contracts 1, 2 and 3"]);
     let shipped = std::fs::read_to_string(common::repo().join("models/ngram.json")).unwrap();
     let shipped: serde_json::Value = serde_json::from_str(&shipped).unwrap();
     let file_says = format!("{} buckets", shipped["contract"]["ngram_buckets"]);
@@ -423,6 +423,17 @@ fn a_model_of_another_contract_or_hashing_is_refused() {
     assert_fails_naming(&score_with_models(&models, "ngram"), &["ngram.onnx", &file_says, "loaded for 1000"]);
     write_card("ngram", contract(2, None));
     assert_fails_naming(&score_with_models(&models, "ngram"), &["contract 2 but no ngram_buckets"]);
+    // Contract 3 states the longest n-gram; a file of pairs is not read as one of triples.
+    let buckets = shipped["contract"]["ngram_buckets"].as_u64().map(|b| b as u32);
+    write_card("ngram", contract(3, buckets));
+    assert_fails_naming(&score_with_models(&models, "ngram"), &["contract 3 but no ngram_max_n"]);
+    let mut triples = contract(3, buckets);
+    triples["ngram_max_n"] = 3.into();
+    write_card("ngram", triples);
+    assert_fails_naming(
+        &score_with_models(&models, "ngram"),
+        &["ngram.onnx", "follows model contract 2, but was loaded for contract 3", "up to 3 words"],
+    );
 }
 
 #[test]

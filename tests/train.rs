@@ -235,12 +235,14 @@ fn ngram_model_learns_exports_and_explains() {
     assert!(scores.iter().all(Option::is_some), "{scores:?}");
 }
 
-/// With `length_intercept`, the exported intercept is `b0 + b1 ln(1 + n)` for a text of n distinct
+/// With `max_n` 3 the model reads word triples too and is a file of contract 3 that states it;
+/// with `length_intercept`, the exported intercept is `b0 + b1 ln(1 + n)` for a text of n distinct
 /// n-grams (ONNX Runtime agreeing with tch), and each run is judged on the short-text checks.
 #[test]
-fn ngram_model_with_a_length_aware_intercept_exports_it() {
+fn ngram_model_of_triples_with_a_length_aware_intercept_exports_both() {
     let dir = tempfile::tempdir().unwrap();
     let options = TeacherOptions {
+        max_n: 3,
         max_epochs: 3,
         buckets: Some(1 << 16),
         short_spans: 2,
@@ -249,6 +251,8 @@ fn ngram_model_with_a_length_aware_intercept_exports_it() {
     };
     let card = train_ngram(dir.path(), options, vec![1]);
     assert!(card.changes_from_seed.iter().any(|c| c.contains("its intercept depends on the text's length")));
+    assert!(card.changes_from_seed.iter().any(|c| c.contains("words, word pairs and word triples")));
+    assert_eq!((card.contract.version, card.contract.ngram_max_n), (3, Some(3)));
     let short_texts = card.runs[0].short_texts.as_ref().expect("IMDB has ratings: both checks are judged");
     assert!(short_texts.validation.n > 100 && short_texts.test.n > 100, "{short_texts:?}");
 
@@ -256,6 +260,9 @@ fn ngram_model_with_a_length_aware_intercept_exports_it() {
     let model = catalog.model("ngram").unwrap();
     let texts = ["superb", "a wonderful moving film", &"the plot and the cast and the ending ".repeat(20)];
     let explained = model.explain(&texts).unwrap();
+    let tokens: Vec<&str> = explained[1].words.iter().map(|w| w.token.as_str()).collect();
+    assert_eq!(tokens[tokens.len() - 3..], ["wonderful moving film", "moving film", "film"]);
+    assert_eq!(tokens.len(), 4 + 3 + 2);
     // (ln(1 + n), the logit less the n-grams' sub-scores) for each text.
     let points: Vec<(f32, f32)> = explained
         .iter()

@@ -126,8 +126,9 @@ struct Args {
     /// Use only the first this many unlabeled reviews.
     #[arg(long, requires = "unlabeled")]
     unlabeled_limit: Option<usize>,
-    /// The teacher's (or the ngram model's) longest n-gram (1: words, 2: words and bigrams).
-    #[arg(long, default_value_t = TeacherOptions::default().max_n)]
+    /// The teacher's (or the ngram model's) longest n-gram (1: words, 2: words and bigrams, 3:
+    /// and trigrams, for the ngram model only).
+    #[arg(long, visible_alias = "max-n", default_value_t = TeacherOptions::default().max_n)]
     teacher_ngrams: usize,
     /// The teacher's (or the ngram model's) L2 penalty.
     #[arg(long, default_value_t = TeacherOptions::default().l2)]

@@ -1,7 +1,8 @@
 //! The sixth model, `ngram`: the distillation teacher shipped as a model of its own. A linear model
-//! over the distinct words and word pairs of the whole review (naive-Bayes-weighted, NBSVM's
-//! features), exported as a lookup of each n-gram's weight in the review's logit (model contract
-//! 2): the most accurate of the shipped models, and each n-gram's weight is its sub-score.
+//! over the distinct words and word pairs (and, with `max_n` 3, word triples) of the whole review
+//! (naive-Bayes-weighted, NBSVM's features), exported as a lookup of each n-gram's weight in the
+//! review's logit (model contract 2, or 3 beyond pairs): the most accurate of the shipped models,
+//! and each n-gram's weight is its sub-score.
 //!
 //! A job fits one teacher per seed on the same split, keeps the one with the best validation
 //! accuracy, writes it as `ngram.onnx` (its n-grams hashed into buckets, [`crate::ngrams`], so
@@ -18,12 +19,13 @@ use super::pipeline::{
 };
 use super::teacher::{Teacher, TeacherOptions};
 use crate::card::{Contract, ModelCard, SeedRun, Seeds, ShortTexts, TrainingRun};
-use crate::contract::{METADATA_NGRAM_BUCKETS, NGRAMS_CONTRACT};
+use crate::contract::{METADATA_NGRAM_BUCKETS, METADATA_NGRAM_MAX_N, NGRAMS_MAX_N_CONTRACT};
 use crate::data::LabeledReviews;
 use crate::encoding::Encoder;
 use crate::io::AtomicFile;
 use crate::metrics::Metrics;
 use crate::model::SentimentModel;
+use crate::ngrams::NgramHashing;
 use crate::runtime::Provider;
 use crate::short_texts;
 
@@ -92,9 +94,14 @@ pub fn run(job: &NgramJob) -> Result<Trained> {
     // Written under a temporary name and moved into place only once every check has passed: a
     // failed export leaves the shipped model as it was.
     let onnx = AtomicFile::create(&job.out_dir.join(format!("{NAME}.onnx")))?;
-    let mut metadata = file_metadata(NAME, NGRAMS_CONTRACT).to_vec();
+    let hashing = NgramHashing::new(buckets, job.options.max_n)?;
+    let contract = Encoder::Ngrams(hashing).contract_version();
+    let mut metadata = file_metadata(NAME, contract).to_vec();
     metadata.push((METADATA_NGRAM_BUCKETS, buckets.to_string()));
-    let (hashing, outputs) = teacher.export(onnx.temp_path(), &metadata)?;
+    if contract == NGRAMS_MAX_N_CONTRACT {
+        metadata.push((METADATA_NGRAM_MAX_N, hashing.max_n().to_string()));
+    }
+    let outputs = teacher.export(onnx.temp_path(), &metadata)?;
     let model = SentimentModel::load(onnx.temp_path(), Encoder::Ngrams(hashing), 1, Provider::Cpu)?;
     let parity_max_difference = parity(&mut teacher, &model, &parity_reviews(test))?;
     if parity_max_difference > PARITY_TOLERANCE {
@@ -103,8 +110,9 @@ pub fn run(job: &NgramJob) -> Result<Trained> {
     let card = ModelCard {
         name: NAME.to_owned(),
         architecture: format!(
-            "linear model over the distinct words and word pairs of the whole review (naive-Bayes-weighted, NBSVM); \
-             the review's logit is {} plus the sum of its n-grams' weights; the n-grams hashed into {features} buckets",
+            "linear model over the distinct {} of the whole review (naive-Bayes-weighted, NBSVM); the review's logit \
+             is {} plus the sum of its n-grams' weights; the n-grams hashed into {features} buckets",
+            ngrams_in_words(job.options.max_n),
             if job.options.length_intercept {
                 "an intercept that follows the log of its number of n-grams"
             } else {
@@ -121,10 +129,11 @@ pub fn run(job: &NgramJob) -> Result<Trained> {
         seed_examples: seed_examples(&model)?,
         training: TrainingRun::finished_now(&shipped, &job.command),
         contract: Contract {
-            version: NGRAMS_CONTRACT,
+            version: contract,
             opset: super::onnx::OPSET,
             vocabulary: None,
             ngram_buckets: Some(buckets),
+            ngram_max_n: (contract == NGRAMS_MAX_N_CONTRACT).then_some(hashing.max_n()),
             outputs,
             folded: None,
         },
@@ -159,6 +168,15 @@ fn parity(teacher: &mut Teacher, model: &SentimentModel, reviews: &LabeledReview
     Ok(from_tch.iter().zip(&from_onnx).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max))
 }
 
+/// The n-grams of 1 to `max_n` words, in words.
+fn ngrams_in_words(max_n: usize) -> &'static str {
+    match max_n {
+        1 => "words",
+        2 => "words and word pairs",
+        _ => "words, word pairs and word triples",
+    }
+}
+
 /// How the model departs from the exercise, in words.
 fn changes_from_seed(job: &NgramJob) -> Vec<String> {
     let o = &job.options;
@@ -167,9 +185,9 @@ fn changes_from_seed(job: &NgramJob) -> Vec<String> {
             .to_owned(),
         "reads the whole review, not its first 100 words (the exercise's text rules otherwise)".to_owned(),
         format!(
-            "each distinct word and word pair (n <= {}) of the review counts once, weighted by its naive-Bayes \
-             log-count ratio on the training split",
-            o.max_n
+            "each distinct n-gram of the review ({}) counts once, weighted by its naive-Bayes log-count ratio on the \
+             training split",
+            ngrams_in_words(o.max_n)
         ),
         format!(
             "logistic regression fitted with Adam (learning rate {}, batch {}, L2 {}), up to {} epochs, stopped on \

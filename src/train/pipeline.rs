@@ -393,6 +393,7 @@ fn export_checked(
             opset: super::onnx::OPSET,
             vocabulary: Some(VOCABULARY_FILE.to_owned()),
             ngram_buckets: None,
+            ngram_max_n: None,
             outputs: exported.outputs,
             folded: exported.folded.then(|| FOLDED.to_owned()),
         },

@@ -15,7 +15,6 @@
 use std::path::Path;
 use std::time::Instant;
 
-use anyhow::Context;
 use onnx_protobuf::tensor_proto::DataType;
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
@@ -27,13 +26,13 @@ use crate::card::TeacherSummary;
 use crate::contract::{INPUT_LENGTHS, INPUT_NGRAM_IDS, OUTPUT_PROBABILITY, OUTPUT_TOKEN_SCORES, OUTPUT_TOKEN_WEIGHTS};
 use crate::data::LabeledReviews;
 use crate::metrics::Metrics;
-use crate::ngrams::{MAX_N, NgramHashing};
+use crate::ngrams::NgramHashing;
 use crate::text::for_each_word;
 
 /// How the teacher is built and fitted.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TeacherOptions {
-    /// The longest n-gram (1: words only, 2: words and bigrams).
+    /// The longest n-gram (1: words only, 2: words and bigrams, 3 (hashed only): and trigrams).
     pub max_n: usize,
     /// L2 penalty on the weights, added to the mean loss of a batch.
     pub l2: f64,
@@ -48,7 +47,7 @@ pub struct TeacherOptions {
     /// Seed of the shuffles.
     pub seed: i64,
     /// Hash the n-grams into this many buckets (the n-gram model's features, [`NgramHashing`])
-    /// instead of numbering every distinct n-gram of the training reviews; needs `max_n` 2.
+    /// instead of numbering every distinct n-gram of the training reviews.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub buckets: Option<u32>,
     /// Also learn from this many random spans of [`SPAN_WORDS`] words of each training review,
@@ -67,6 +66,9 @@ pub struct TeacherOptions {
     #[serde(default = "one", skip_serializing_if = "is_one")]
     pub beta: f64,
 }
+
+/// The longest n-gram the teacher numbers instead of hashing: a pair.
+const NUMBERED_MAX_N: usize = 2;
 
 /// Full-batch steps of the length-aware intercept's fit ([`TeacherOptions::length_intercept`]).
 const LENGTH_INTERCEPT_STEPS: usize = 500;
@@ -206,10 +208,10 @@ impl Teacher {
     ) -> anyhow::Result<(Self, TeacherSummary)> {
         let started = Instant::now();
         tch::manual_seed(options.seed);
-        let hashing = options.buckets.map(NgramHashing::new).transpose()?;
+        let hashing = options.buckets.map(|buckets| NgramHashing::new(buckets, options.max_n)).transpose()?;
         anyhow::ensure!(
-            hashing.is_none() || options.max_n == MAX_N,
-            "hashed n-grams are words and word pairs: max_n must be {MAX_N}, not {}",
+            hashing.is_some() || options.max_n <= NUMBERED_MAX_N,
+            "numbered n-grams are words and word pairs: n-grams of {} words are hashed (give a number of buckets)",
             options.max_n
         );
         let mut index = NgramIndex { hashing, ..NgramIndex::default() };
@@ -314,10 +316,10 @@ impl Teacher {
     /// The n-gram model: each n-gram's sub-score in a review's logit (its learned weight times its
     /// naive-Bayes ratio, entering with weight 1) and the intercept, written as an ONNX file of
     /// model contract 2 at `path` with `metadata` (feature `f` is id `f + 1`; id 0, padding,
-    /// weighs 0). Returns the hashing whose ids the file reads and the file's outputs; a teacher
-    /// over numbered n-grams, which need their list to be read, cannot be exported.
-    pub fn export(&self, path: &Path, metadata: &[(&str, String)]) -> anyhow::Result<(NgramHashing, Vec<String>)> {
-        let hashing = self.index.hashing.context("only a teacher over hashed n-grams (buckets) exports")?;
+    /// weighs 0). Returns the file's outputs; a teacher over numbered n-grams, which need their
+    /// list to be read, cannot be exported.
+    pub fn export(&self, path: &Path, metadata: &[(&str, String)]) -> anyhow::Result<Vec<String>> {
+        anyhow::ensure!(self.index.hashing.is_some(), "only a teacher over hashed n-grams (buckets) exports");
         let weights = Tensor::cat(
             &[Tensor::zeros([1], (Kind::Float, tch::Device::Cpu)), self.weights.squeeze_dim(1) * &self.ratios],
             0,
@@ -357,7 +359,7 @@ impl Teacher {
         );
         g.save(path, &description, metadata)?;
         let outputs = [OUTPUT_PROBABILITY, OUTPUT_TOKEN_SCORES, OUTPUT_TOKEN_WEIGHTS];
-        Ok((hashing, outputs.map(str::to_owned).to_vec()))
+        Ok(outputs.map(str::to_owned).to_vec())
     }
 
     /// The sorted, distinct feature ids of each review.
