@@ -148,33 +148,46 @@ fn fnv1a(state: u64, bytes: &[u8]) -> u64 {
 /// Calls `emit` with each n-gram of 1 to `max_n` words of the whole of `text` in reading order, as
 /// lowercase bytes (the longer n-grams ending at a word just before the word, longest first), and
 /// its FNV-1a-64 hash; returns how many words it has.
-pub fn for_each_ngram(text: &[u8], max_n: usize, mut emit: impl FnMut(&[u8], u64)) -> usize {
-    debug_assert!((1..=MAX_N).contains(&max_n));
-    // The last words read, one space between them: at most `max_n`, the word being read the last.
+pub fn for_each_ngram(text: &[u8], max_n: usize, emit: impl FnMut(&[u8], u64)) -> usize {
+    // One loop per order, so that the words held and the hashes carried are fixed-size arrays the
+    // compiler unrolls: the order-2 loop runs as fast as one written for pairs alone.
+    match max_n {
+        1 => ngrams_up_to::<1>(text, emit),
+        2 => ngrams_up_to::<2>(text, emit),
+        _ => ngrams_up_to::<MAX_N>(text, emit),
+    }
+}
+
+/// [`for_each_ngram`] for n-grams of 1 to `N` words.
+fn ngrams_up_to<const N: usize>(text: &[u8], mut emit: impl FnMut(&[u8], u64)) -> usize {
+    // The last words read, one space between them: at most `N`, the word being read the last.
     let mut key = Vec::new();
-    // Where each of those words starts in `key`, oldest first.
-    let mut starts: Vec<usize> = Vec::with_capacity(MAX_N);
+    // Where each of the `held` words starts in `key`, oldest first.
+    let (mut starts, mut held) = ([0usize; N], 0);
     // The hashes of the n-grams ending at the word before, shortest first: an n-gram's hash
     // continues from that of the n-gram one word shorter.
-    let mut before = [0u64; MAX_N];
+    let mut before = [0u64; N];
     for_each_word(text, usize::MAX, |word| {
-        if starts.len() == max_n {
-            let cut = starts.get(1).copied().unwrap_or(key.len());
+        if held == N {
+            let cut = if N > 1 { starts[1] } else { key.len() };
             key.drain(..cut);
-            starts.remove(0);
-            starts.iter_mut().for_each(|start| *start -= cut);
+            for i in 1..N {
+                starts[i - 1] = starts[i] - cut;
+            }
+            held -= 1;
         }
-        if !starts.is_empty() {
+        if held > 0 {
             key.push(b' ');
         }
         let word_start = key.len();
-        starts.push(word_start);
+        starts[held] = word_start;
+        held += 1;
         key.extend(word.iter().map(u8::to_ascii_lowercase));
         // Longest first; the hash of the n-gram of k + 1 words replaces that of k + 1 words
         // ending at the word before, which only the longer one, done already, needed.
-        for k in (1..starts.len()).rev() {
+        for k in (1..held).rev() {
             let hash = fnv1a(before[k - 1], &key[word_start - 1..]);
-            emit(&key[starts[starts.len() - 1 - k]..], hash);
+            emit(&key[starts[held - 1 - k]..], hash);
             before[k] = hash;
         }
         before[0] = fnv1a(FNV_OFFSET_BASIS, &key[word_start..]);
@@ -208,7 +221,10 @@ mod tests {
             triples[triples.len() - 7..],
             ["not", "word not good", "not good", "good", "not good movie", "good movie", "movie"]
         );
-        assert_eq!(read(&long, 1), (303, [vec!["word".to_owned(); 300], vec!["not".into(), "good".into(), "movie".into()]].concat()));
+        assert_eq!(
+            read(&long, 1),
+            (303, [vec!["word".to_owned(); 300], vec!["not".into(), "good".into(), "movie".into()]].concat())
+        );
         assert_eq!(read("Brilliant", 3), (1, vec!["brilliant".to_owned()]));
         assert_eq!(read("", 3), (0, vec![]));
     }
