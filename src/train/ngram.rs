@@ -25,7 +25,6 @@ use crate::encoding::Encoder;
 use crate::io::AtomicFile;
 use crate::metrics::Metrics;
 use crate::model::SentimentModel;
-use crate::ngrams::NgramHashing;
 use crate::runtime::Provider;
 use crate::short_texts;
 
@@ -54,9 +53,9 @@ pub fn run(job: &NgramJob) -> Result<Trained> {
     if job.seeds.is_empty() {
         bail!("a training job needs at least one seed");
     }
-    let Some(buckets) = job.options.buckets else {
+    if job.options.buckets.is_none() {
         bail!("the n-gram model hashes its n-grams: give it a number of buckets");
-    };
+    }
     let splits = job.reviews.load()?;
     let Splits { train, validation, test } = &splits;
     let mut runs = Vec::new();
@@ -94,10 +93,10 @@ pub fn run(job: &NgramJob) -> Result<Trained> {
     // Written under a temporary name and moved into place only once every check has passed: a
     // failed export leaves the shipped model as it was.
     let onnx = AtomicFile::create(&job.out_dir.join(format!("{NAME}.onnx")))?;
-    let hashing = NgramHashing::new(buckets, job.options.max_n)?;
+    let hashing = teacher.hashing().expect("the options give a number of buckets");
     let contract = Encoder::Ngrams(hashing).contract_version();
     let mut metadata = file_metadata(NAME, contract).to_vec();
-    metadata.push((METADATA_NGRAM_BUCKETS, buckets.to_string()));
+    metadata.push((METADATA_NGRAM_BUCKETS, hashing.buckets().to_string()));
     if contract == NGRAMS_MAX_N_CONTRACT {
         metadata.push((METADATA_NGRAM_MAX_N, hashing.max_n().to_string()));
     }
@@ -132,7 +131,7 @@ pub fn run(job: &NgramJob) -> Result<Trained> {
             version: contract,
             opset: super::onnx::OPSET,
             vocabulary: None,
-            ngram_buckets: Some(buckets),
+            ngram_buckets: Some(hashing.buckets()),
             ngram_max_n: (contract == NGRAMS_MAX_N_CONTRACT).then_some(hashing.max_n()),
             outputs,
             folded: None,

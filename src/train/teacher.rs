@@ -315,9 +315,9 @@ impl Teacher {
 
     /// The n-gram model: each n-gram's sub-score in a review's logit (its learned weight times its
     /// naive-Bayes ratio, entering with weight 1) and the intercept, written as an ONNX file of
-    /// model contract 2 at `path` with `metadata` (feature `f` is id `f + 1`; id 0, padding,
-    /// weighs 0). Returns the file's outputs; a teacher over numbered n-grams, which need their
-    /// list to be read, cannot be exported.
+    /// model contract 2 or 3 at `path` with `metadata`, which states the contract and the hashing
+    /// (feature `f` is id `f + 1`; id 0, padding, weighs 0). Returns the file's outputs; a teacher
+    /// over numbered n-grams, which need their list to be read, cannot be exported.
     pub fn export(&self, path: &Path, metadata: &[(&str, String)]) -> anyhow::Result<Vec<String>> {
         anyhow::ensure!(self.index.hashing.is_some(), "only a teacher over hashed n-grams (buckets) exports");
         let weights = Tensor::cat(
@@ -360,6 +360,12 @@ impl Teacher {
         g.save(path, &description, metadata)?;
         let outputs = [OUTPUT_PROBABILITY, OUTPUT_TOKEN_SCORES, OUTPUT_TOKEN_WEIGHTS];
         Ok(outputs.map(str::to_owned).to_vec())
+    }
+
+    /// How the teacher hashes its n-grams into ids, the exported file's inputs; `None` for a
+    /// teacher that numbers them.
+    pub fn hashing(&self) -> Option<NgramHashing> {
+        self.index.hashing
     }
 
     /// The sorted, distinct feature ids of each review.
