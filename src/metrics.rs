@@ -1,5 +1,6 @@
 //! Classification metrics for P(positive) scores against 0/1 labels: accuracy, F1 of the positive
-//! class, exact ROC AUC (ties count one half) and the confusion matrix.
+//! class, exact ROC AUC (ties count one half), the confusion matrix, and the log loss that says
+//! whether the scores are calibrated.
 
 use serde::{Deserialize, Serialize};
 
@@ -85,6 +86,28 @@ pub fn roc_auc(scores: &[f32], labels: &[bool]) -> Option<f64> {
     Some((positive_rank_sum - p * (p + 1.0) / 2.0) / (p * negatives as f64))
 }
 
+/// The mean log loss, `-ln P(label)` averaged over the scores: 0 for sure and right, ln 2 for
+/// always 1/2; lower for calibrated scores than for ones surer (or less sure) than they are right.
+/// A score is clamped to [`LOG_LOSS_CLAMP`] from 0 and 1, as a score rounded to 1 in `f32` would
+/// otherwise cost infinity. 0 for no scores.
+pub fn log_loss(scores: &[f32], labels: &[bool]) -> f64 {
+    if scores.is_empty() {
+        return 0.0;
+    }
+    let total: f64 = scores
+        .iter()
+        .zip(labels)
+        .map(|(&score, &label)| {
+            let p = f64::from(score).clamp(LOG_LOSS_CLAMP, 1.0 - LOG_LOSS_CLAMP);
+            -(if label { p } else { 1.0 - p }).ln()
+        })
+        .sum();
+    total / scores.len() as f64
+}
+
+/// How close to 0 or 1 [`log_loss`] lets a score be.
+pub const LOG_LOSS_CLAMP: f64 = 1e-7;
+
 /// The ROC curve: (false-positive rate, true-positive rate) points from (0, 0) to (1, 1), one per
 /// distinct score, highest threshold first. Empty when the labels hold only one class.
 pub fn roc_curve(scores: &[f32], labels: &[bool]) -> Vec<(f64, f64)> {
@@ -132,6 +155,18 @@ mod tests {
         assert!((m.f1 - 2.0 / 3.0).abs() < 1e-12);
         // pairs (pos, neg): 0.9 beats all 3; 0.4 beats 0.1 only; 0.6 beats 0.1, 0.5 -> 6 of 9
         assert!((m.roc_auc.unwrap() - 6.0 / 9.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn log_loss_rewards_calibrated_scores() {
+        assert!((log_loss(&[0.5, 0.5], &[true, false]) - 2f64.ln()).abs() < 1e-12);
+        assert!((log_loss(&[0.8, 0.2], &[true, false]) - -(0.8f64.ln())).abs() < 1e-6);
+        // Right four times in five: 0.8 costs less than a surer 0.99 or a less sure 0.6.
+        let labels = [true, true, true, true, false];
+        let loss = |p: f32| log_loss(&[p; 5], &labels);
+        assert!(loss(0.8) < loss(0.99) && loss(0.8) < loss(0.6));
+        assert!(log_loss(&[1.0], &[false]).is_finite(), "a score rounded to 1 costs a finite amount");
+        assert_eq!(log_loss(&[], &[]), 0.0);
     }
 
     #[test]

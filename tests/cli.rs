@@ -300,6 +300,8 @@ fn eval_judges_the_short_text_check_beside_the_whole_reviews() {
         assert!(out.status.success(), "{model}: {}", stderr(&out));
         let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(report["n"], 1000, "{model}: the whole reviews");
+        let log_loss = report["log_loss"].as_f64().unwrap();
+        assert!(log_loss > 0.0 && log_loss < 2f64.ln(), "{model}: better than always 1/2, {log_loss}");
         let short = &report["short_texts"];
         assert_eq!(short["n"], check.len() as u64 - short["no_words"].as_u64().unwrap(), "{model}");
         assert!(check.len() > 1000, "a first and a last sentence of most of the extreme reviews");

@@ -6,7 +6,7 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use sentiment::batch::score_texts;
 use sentiment::data::LabeledReviews;
-use sentiment::metrics::{Metrics, roc_curve};
+use sentiment::metrics::{Metrics, log_loss, roc_curve};
 use sentiment::model::SentimentModel;
 use sentiment::short_texts;
 use serde::Serialize;
@@ -16,7 +16,7 @@ use crate::options::ModelOptions;
 /// Reviews scored between two looks for a signal.
 const CHUNK: usize = 8192;
 
-/// Evaluate a model on labeled reviews: accuracy, F1, ROC AUC and the confusion matrix.
+/// Evaluate a model on labeled reviews: accuracy, F1, ROC AUC, log loss and the confusion matrix.
 #[derive(Debug, Args)]
 pub struct EvalArgs {
     /// Labeled reviews, Parquet or CSV.
@@ -51,6 +51,8 @@ struct Judged {
     predicted_positive: f64,
     /// The share of the judged texts labeled positive.
     labeled_positive: f64,
+    /// The mean log loss of the scores: lower when they are calibrated.
+    log_loss: f64,
     #[serde(flatten)]
     metrics: Metrics,
 }
@@ -143,6 +145,7 @@ impl Scored {
             no_words: self.no_words,
             predicted_positive: share(c.true_positive + c.false_positive),
             labeled_positive: share(c.true_positive + c.false_negative),
+            log_loss: log_loss(&self.scores, &self.labels),
             metrics,
         }
     }
@@ -155,10 +158,11 @@ fn print(judged: &Judged, what: &str) {
         println!("({} {what} with no words to judge left out)", judged.no_words);
     }
     println!(
-        "accuracy {:.4}  F1 {:.4}  ROC AUC {:.4}",
+        "accuracy {:.4}  F1 {:.4}  ROC AUC {:.4}  log loss {:.4}",
         metrics.accuracy,
         metrics.f1,
-        metrics.roc_auc.unwrap_or(f64::NAN)
+        metrics.roc_auc.unwrap_or(f64::NAN),
+        judged.log_loss
     );
     println!(
         "predicted positive {:.1}%  labeled positive {:.1}%",
