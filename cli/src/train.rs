@@ -154,6 +154,10 @@ struct Args {
     /// weights as they are, 0: the naive-Bayes ratios alone).
     #[arg(long, default_value_t = 1.0)]
     beta: f64,
+    /// Once the weights are fitted, scale the n-gram sum (and fit the intercept) to the validation
+    /// reviews, Platt scaling: P(positive) then means on unseen reviews what it says.
+    #[arg(long)]
+    calibrate: bool,
     /// Give the labeled training reviews soft targets too: the mean of their label and the
     /// P(positive) of a teacher fitted on the other folds of the training split (whole movies),
     /// with this many folds (each a teacher fit). 0: the labels alone.
@@ -218,6 +222,7 @@ fn main() -> Result<()> {
         short_spans: args.short_spans,
         length_intercept: args.length_intercept,
         beta: args.beta,
+        calibrate: args.calibrate,
         ..TeacherOptions::default()
     };
     let architecture = match args.arch {

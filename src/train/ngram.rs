@@ -225,6 +225,13 @@ fn changes_from_seed(job: &NgramJob) -> Vec<String> {
             o.beta
         ));
     }
+    if o.calibrate {
+        changes.push(
+            "once fitted, the n-gram sum is scaled (and the intercept fitted) to the validation reviews, the weights \
+             held: Platt scaling, so that P(positive) is calibrated on reviews the weights did not learn from"
+                .to_owned(),
+        );
+    }
     if job.seeds.len() > 1 {
         changes.push(format!(
             "{} fits with seeds {:?} (the order of the examples) on one validation split; the one with the best \
