@@ -4,6 +4,7 @@
 
 pub mod atomic;
 pub mod csv;
+pub mod file_jobs;
 pub mod format;
 pub mod input;
 pub mod ndjson;

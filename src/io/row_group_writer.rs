@@ -117,7 +117,7 @@ impl RowGroupWriter {
         self.row_groups_started += 1;
         let (send, chunks) = sync_channel(1);
         let schema = self.schema.clone();
-        rayon::spawn(move || {
+        super::file_jobs::spawn(move || {
             // The writer may have stopped after an error; then nobody takes the chunks.
             let _ = send.send(encode(writers, &schema, &batches));
         });

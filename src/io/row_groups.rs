@@ -138,7 +138,7 @@ impl RowGroupReader {
             let (file, index) = self.waiting.pop_front().expect("a row group is waiting");
             let (send, batches) = sync_channel(1);
             let (batch_size, columns) = (self.batch_size, self.columns.clone());
-            rayon::spawn(move || {
+            super::file_jobs::spawn(move || {
                 let decoded = file.row_group(index, batch_size, columns.as_deref()).and_then(|b| b.collect());
                 // The reader may have stopped after an error; then nobody takes the batches.
                 let _ = send.send(decoded);
