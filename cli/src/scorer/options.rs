@@ -62,8 +62,9 @@ pub struct RuntimeOptions {
     /// Where the models run: cpu, cuda, or auto (CUDA when available).
     #[arg(long, value_enum, default_value_t = Provider::Cpu)]
     pub provider: Provider,
-    /// Cores to use for tokenising, query partitions and ONNX Runtime (`score` also decodes and
-    /// writes its files on a thread each beside them) [default: all cores].
+    /// Threads for tokenising, query partitions and ONNX Runtime; `score` decodes and encodes
+    /// Parquet row groups on as many threads again, beside them (pin the process, as `taskset`
+    /// does, to bound the cores) [default: all cores].
     #[arg(long)]
     pub threads: Option<usize>,
 }
