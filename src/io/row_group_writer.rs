@@ -1,8 +1,8 @@
-//! A Parquet file written on many threads: rows are gathered into row groups of the size the
-//! writer properties set, each row group is encoded and compressed by a job on the thread pool
+//! A Parquet file written on many threads: rows are gathered into row groups of the size the writer
+//! properties set, each row group is encoded and compressed by a job on the file-work pool
 //! (arrow-rs's [`ArrowColumnWriter`]s, as DataFusion's parallel writer does), and the encoded row
-//! groups are appended to the file in order. The file is the one `ArrowWriter` writes with the
-//! same properties, byte for byte: the same row groups, pages and footer.
+//! groups are appended to the file in order. The file is the one `ArrowWriter` writes with the same
+//! properties, byte for byte: the same row groups, pages and footer.
 
 use std::collections::VecDeque;
 use std::fs::File;
@@ -21,7 +21,7 @@ use parquet::file::writer::SerializedFileWriter;
 /// reviews with their scores, so six at a time.
 pub const WRITE_BUDGET: usize = 192 << 20;
 
-/// A row group being encoded on the thread pool, and the bytes of rows it holds.
+/// A row group being encoded on the file-work pool, and the bytes of rows it holds.
 struct Encoding {
     bytes: usize,
     chunks: Receiver<Result<Vec<ArrowColumnChunk>>>,

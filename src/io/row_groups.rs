@@ -1,8 +1,8 @@
-//! Parquet files read on many threads, their rows kept in order: every row group of every file is
-//! a unit that a job on the thread pool decodes whole, while the caller takes the batches of the
-//! units before it. Units in flight are bounded by count and by their decoded size (from the
-//! footer), so memory stays bounded; a row group too large for that budget alone is read on the
-//! caller's thread, batch by batch, as a single-threaded reader would.
+//! Parquet files read on many threads, their rows kept in order: every row group of every file is a
+//! unit that a job on the file-work pool ([`super::file_jobs`]) decodes whole, while the caller
+//! takes the batches of the units before it. Units in flight are bounded by count and by their
+//! decoded size (from the footer), so memory stays bounded; a row group too large for that budget
+//! alone is read on the caller's thread, batch by batch, as a single-threaded reader would.
 
 use std::collections::VecDeque;
 use std::fs::File;
@@ -81,7 +81,7 @@ impl ParquetFile {
     }
 }
 
-/// A row group decoding, or decoded, on the thread pool.
+/// A row group decoding, or decoded, on the file-work pool.
 struct InFlight {
     bytes: u64,
     batches: Receiver<Result<Vec<RecordBatch>>>,
