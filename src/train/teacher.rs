@@ -623,9 +623,7 @@ mod tests {
         };
         let (train, validation) = (reviews(0..200), reviews(200..400));
         let log_loss = |teacher: &mut Teacher| {
-            let p = teacher.probabilities(&validation.texts);
-            p.iter().zip(&validation.labels).map(|(&p, &l)| -f64::from(if l { p } else { 1.0 - p }).ln()).sum::<f64>()
-                / p.len() as f64
+            crate::metrics::log_loss(&teacher.probabilities(&validation.texts), &validation.labels)
         };
         let options = TeacherOptions { max_epochs: 10, patience: 10, ..TeacherOptions::default() };
         let (mut fitted, _) = Teacher::fit(&train, &validation, None, &options).unwrap();
