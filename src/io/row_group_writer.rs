@@ -16,10 +16,11 @@ use parquet::arrow::arrow_writer::{ArrowColumnChunk, ArrowColumnWriter, ArrowRow
 use parquet::file::properties::WriterProperties;
 use parquet::file::writer::SerializedFileWriter;
 
-/// Bytes of rows in the row groups being encoded at the most (one row group always may be). A row
-/// group being encoded holds its rows and its compressed pages: about 32 MB for 16,384 IMDB
-/// reviews with their scores, so six at a time.
-pub const WRITE_BUDGET: usize = 192 << 20;
+/// Bytes of rows in the row groups being encoded at the most (one row group always may be): three
+/// row groups of 16,384 IMDB reviews with their scores, 21 MB of rows each, their compressed pages
+/// beside them. With the reader's budget it bounds the file work's memory whatever the thread
+/// count (docs/performance.md, "Memory").
+pub const WRITE_BUDGET: usize = 64 << 20;
 
 /// A row group being encoded on the file-work pool, and the bytes of rows it holds.
 struct Encoding {

@@ -1,11 +1,14 @@
-//! Parquet files read on many threads, their rows kept in order: every row group of every file is a
-//! unit that a job on the file-work pool ([`super::file_jobs`]) decodes whole, while the caller
-//! takes the batches of the units before it. Units in flight are bounded by count and by their
-//! decoded size (from the footer), so memory stays bounded; a row group too large for that budget
-//! alone is read on the caller's thread, batch by batch, as a single-threaded reader would.
+//! Parquet files read on many threads, their rows kept in order. Every row group of every file is
+//! cut into parts of about [`PART_BYTES`] decoded, whole batches each; a job on the file-work pool
+//! ([`super::file_jobs`]) decodes a part (arrow-rs skips the pages before it), while the caller
+//! takes the batches of the parts before it. Parts in flight are bounded by count and by their
+//! decoded size (from the footer), so memory stays bounded however large the row groups are; a
+//! part too large for that budget alone is read on the caller's thread, batch by batch, as a
+//! single-threaded reader would.
 
 use std::collections::VecDeque;
 use std::fs::File;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, sync_channel};
@@ -13,14 +16,20 @@ use std::sync::mpsc::{Receiver, sync_channel};
 use anyhow::{Context, Result};
 use arrow::array::RecordBatch;
 use parquet::arrow::ProjectionMask;
-use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ParquetRecordBatchReaderBuilder};
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ParquetRecordBatchReaderBuilder, RowSelection, RowSelectionPolicy, RowSelector,
+};
 
-/// Decoded bytes of the row groups in flight at the most (one larger row group is read alone):
-/// three row groups of 65,536 IMDB reviews, so that files written with large row groups are still
-/// decoded several at a time.
-pub const READ_BUDGET: u64 = 256 << 20;
+/// Decoded bytes of a part of a row group, about: a row group is cut into parts of as many whole
+/// batches as come nearest above this (16,384 IMDB reviews at the default batch size), so that a
+/// file written with large row groups is still decoded on many threads in little memory.
+pub const PART_BYTES: u64 = 16 << 20;
 
-/// One Parquet file's footer, read once and shared by every job that decodes one of its row groups.
+/// Decoded bytes of the parts in flight at the most (one larger part is read alone): three parts
+/// of 16,384 IMDB reviews, so three decode side by side.
+pub const READ_BUDGET: u64 = 4 * PART_BYTES;
+
+/// One Parquet file's footer, read once and shared by every job that decodes a part of it.
 #[derive(Debug, Clone)]
 pub struct ParquetFile {
     /// The file.
@@ -43,18 +52,26 @@ impl ParquetFile {
         self.metadata.metadata().file_metadata().num_rows().max(0) as u64
     }
 
-    /// The batches of row group `index`, `batch_size` rows at a time, with the columns at `columns`
-    /// (all when `None`).
-    fn row_group(
+    /// The batches of `part`, `batch_size` rows at a time, with the columns at `columns` (all when
+    /// `None`).
+    fn read(
         &self,
-        index: usize,
+        part: &Part,
         batch_size: usize,
         columns: Option<&[usize]>,
     ) -> Result<impl Iterator<Item = Result<RecordBatch>> + Send + use<>> {
+        let index = part.row_group;
         let file = File::open(&self.path).with_context(|| format!("cannot open {}", self.path.display()))?;
         let mut builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, self.metadata.clone())
             .with_row_groups(vec![index])
             .with_batch_size(batch_size);
+        if part.rows != (0..self.row_group_rows(index)) {
+            // Runs of rows, not a mask: the pages before the part are skipped, not decoded.
+            let selection = vec![RowSelector::skip(part.rows.start), RowSelector::select(part.rows.len())];
+            builder = builder
+                .with_row_selection(RowSelection::from(selection))
+                .with_row_selection_policy(RowSelectionPolicy::Selectors);
+        }
         if let Some(columns) = columns {
             let mask = ProjectionMask::roots(builder.parquet_schema(), columns.iter().copied());
             builder = builder.with_projection(mask);
@@ -62,6 +79,11 @@ impl ParquetFile {
         let path: PathBuf = self.path.to_path_buf();
         let reader = builder.build().with_context(|| format!("{}: cannot read row group {index}", path.display()))?;
         Ok(reader.map(move |batch| batch.with_context(|| format!("{}: cannot decode a record batch", path.display()))))
+    }
+
+    /// Rows in row group `index`.
+    fn row_group_rows(&self, index: usize) -> usize {
+        self.metadata.metadata().row_group(index).num_rows().max(0) as usize
     }
 
     /// The decoded size of row group `index` in bytes, as the footer gives it, for `columns`.
@@ -79,21 +101,48 @@ impl ParquetFile {
             }
         }
     }
+
+    /// Row group `index` cut into parts of whole batches, each of about `part_bytes` decoded.
+    fn parts(&self, index: usize, batch_size: usize, part_bytes: u64, columns: Option<&[usize]>) -> Vec<Part> {
+        let (rows, bytes) = (self.row_group_rows(index), self.decoded_bytes(index, columns));
+        let batches = rows.div_ceil(batch_size).max(1);
+        let batch_bytes = bytes.div_ceil(batches as u64).max(1);
+        let rows_per_part = batch_size * part_bytes.div_ceil(batch_bytes).max(1) as usize;
+        let starts = (0..rows.max(1)).step_by(rows_per_part);
+        starts
+            .map(|start| {
+                let end = (start + rows_per_part).min(rows);
+                let part_bytes = bytes * (end - start) as u64 / rows.max(1) as u64;
+                Part { file: self.clone(), row_group: index, rows: start..end, bytes: part_bytes }
+            })
+            .collect()
+    }
 }
 
-/// A row group decoding, or decoded, on the file-work pool.
+/// Consecutive rows of one row group: the unit a job decodes.
+struct Part {
+    file: ParquetFile,
+    row_group: usize,
+    /// The rows, counted from the row group's first.
+    rows: Range<usize>,
+    /// Their decoded size, estimated from the footer.
+    bytes: u64,
+}
+
+/// A part decoding, or decoded, on the file-work pool.
 struct InFlight {
     bytes: u64,
     batches: Receiver<Result<Vec<RecordBatch>>>,
 }
 
-/// The batches of a list of Parquet files, every row in order, decoded a row group per job.
+/// The batches of a list of Parquet files, every row in order, decoded a part of a row group per
+/// job.
 pub struct RowGroupReader {
-    /// Row groups not yet started: the file and the row group's index in it.
-    waiting: VecDeque<(ParquetFile, usize)>,
+    /// Parts not yet started.
+    waiting: VecDeque<Part>,
     in_flight: VecDeque<InFlight>,
     bytes_in_flight: u64,
-    /// The batches being handed out: of a decoded row group, or of one read here.
+    /// The batches being handed out: of a decoded part, or of one read here.
     current: Box<dyn Iterator<Item = Result<RecordBatch>> + Send>,
     most_in_flight: usize,
     budget: u64,
@@ -103,11 +152,27 @@ pub struct RowGroupReader {
 
 impl RowGroupReader {
     /// Reads `files` in order, `batch_size` rows a batch, with the root columns at `columns` (all
-    /// when `None`), with at most `most_in_flight` row groups decoding ahead of the caller.
+    /// when `None`), with at most `most_in_flight` parts decoding ahead of the caller. A batch
+    /// never spans two row groups, so the batches are the same however many parts are in flight.
     pub fn new(files: &[ParquetFile], batch_size: usize, columns: Option<Vec<usize>>, most_in_flight: usize) -> Self {
+        Self::with_bounds(files, batch_size, columns, most_in_flight, PART_BYTES, READ_BUDGET)
+    }
+
+    fn with_bounds(
+        files: &[ParquetFile],
+        batch_size: usize,
+        columns: Option<Vec<usize>>,
+        most_in_flight: usize,
+        part_bytes: u64,
+        budget: u64,
+    ) -> Self {
+        let batch_size = batch_size.max(1);
         let waiting = files
             .iter()
-            .flat_map(|file| (0..file.metadata.metadata().num_row_groups()).map(move |index| (file.clone(), index)))
+            .flat_map(|file| {
+                let row_groups = 0..file.metadata.metadata().num_row_groups();
+                row_groups.flat_map(|index| file.parts(index, batch_size, part_bytes, columns.as_deref()))
+            })
             .collect();
         Self {
             waiting,
@@ -115,31 +180,30 @@ impl RowGroupReader {
             bytes_in_flight: 0,
             current: Box::new(std::iter::empty()),
             most_in_flight: most_in_flight.max(1),
-            budget: READ_BUDGET,
+            budget,
             batch_size,
             columns: columns.map(Into::into),
         }
     }
 
-    /// Starts decoding the row groups that fit in the bounds, in order. A row group over the
-    /// budget on its own is not started: [`Self::next`] reads it here once the ones before are
-    /// taken. Nor is any on a thread of a rayon pool, which waiting for a job of its own pool
-    /// could wait forever: there every row group is read here.
+    /// Starts decoding the parts that fit in the bounds, in order. A part over the budget on its
+    /// own is not started: [`Self::next`] reads it here once the ones before are taken. Nor is any
+    /// on a thread of a rayon pool, which waiting for a job of its own pool could wait forever:
+    /// there every part is read here.
     fn start_more(&mut self) {
         if rayon::current_thread_index().is_some() {
             return;
         }
         while self.in_flight.len() < self.most_in_flight {
-            let Some((file, index)) = self.waiting.front() else { return };
-            let bytes = file.decoded_bytes(*index, self.columns.as_deref());
-            if self.bytes_in_flight + bytes > self.budget {
+            let Some(part) = self.waiting.front() else { return };
+            if self.bytes_in_flight + part.bytes > self.budget {
                 return;
             }
-            let (file, index) = self.waiting.pop_front().expect("a row group is waiting");
+            let part = self.waiting.pop_front().expect("a part is waiting");
             let (send, batches) = sync_channel(1);
-            let (batch_size, columns) = (self.batch_size, self.columns.clone());
+            let (batch_size, columns, bytes) = (self.batch_size, self.columns.clone(), part.bytes);
             super::file_jobs::spawn(move || {
-                let decoded = file.row_group(index, batch_size, columns.as_deref()).and_then(|b| b.collect());
+                let decoded = part.file.read(&part, batch_size, columns.as_deref()).and_then(|b| b.collect());
                 // The reader may have stopped after an error; then nobody takes the batches.
                 let _ = send.send(decoded);
             });
@@ -161,8 +225,8 @@ impl Iterator for RowGroupReader {
 
     fn next(&mut self) -> Option<Self::Item> {
         loop {
-            // The window is topped up at every batch, not only when a row group runs out, so
-            // that the jobs keep as far ahead as the bounds allow.
+            // The window is topped up at every batch, not only when a part runs out, so that the
+            // jobs keep as far ahead as the bounds allow.
             self.start_more();
             match self.current.next() {
                 Some(Ok(batch)) => return Some(Ok(batch)),
@@ -179,11 +243,12 @@ impl Iterator for RowGroupReader {
                         Box::new(b.into_iter().map(Ok)) as Box<dyn Iterator<Item = Result<RecordBatch>> + Send>
                     })
                 }
-                // Nothing in flight: the next row group is over the budget alone, or there is none.
+                // Nothing in flight: the next part is over the budget alone, or there is none.
                 None => {
-                    let (file, index) = self.waiting.pop_front()?;
+                    let part = self.waiting.pop_front()?;
                     let columns = self.columns.clone();
-                    file.row_group(index, self.batch_size, columns.as_deref())
+                    part.file
+                        .read(&part, self.batch_size, columns.as_deref())
                         .map(|b| Box::new(b) as Box<dyn Iterator<Item = Result<RecordBatch>> + Send>)
                 }
             };
@@ -207,12 +272,17 @@ mod tests {
 
     use super::*;
 
-    /// A file of `rows` consecutive ids from `first`, in row groups of `group` rows.
+    /// A file of `rows` consecutive ids from `first`, in row groups of `group` rows and pages of at
+    /// most 50 rows, so that a part starts and ends inside pages and skips whole ones.
     fn ids(path: &Path, first: i64, rows: i64, group: usize) -> ParquetFile {
         let ids: ArrayRef = Arc::new(Int64Array::from_iter_values(first..first + rows));
         let doubled: ArrayRef = Arc::new(Int64Array::from_iter_values((first..first + rows).map(|i| 2 * i)));
         let batch = RecordBatch::try_from_iter([("id", ids), ("doubled", doubled)]).unwrap();
-        let properties = WriterProperties::builder().set_max_row_group_row_count(Some(group)).build();
+        let properties = WriterProperties::builder()
+            .set_max_row_group_row_count(Some(group))
+            .set_data_page_row_count_limit(50)
+            .set_write_batch_size(50)
+            .build();
         let mut writer = ArrowWriter::try_new(File::create(path).unwrap(), batch.schema(), Some(properties)).unwrap();
         writer.write(&batch).unwrap();
         writer.close().unwrap();
@@ -233,22 +303,43 @@ mod tests {
         let files =
             [ids(&dir.path().join("a.parquet"), 0, 1037, 100), ids(&dir.path().join("b.parquet"), 1037, 250, 64)];
         assert_eq!(files[0].metadata.metadata().num_row_groups(), 11);
-        for most_in_flight in [1, 3, 16] {
-            let (ids, sizes) = read_ids(RowGroupReader::new(&files, 32, None, most_in_flight));
-            assert_eq!(ids, (0..1287).collect::<Vec<_>>(), "{most_in_flight} in flight");
-            // Batches never cross a row group, whatever the number in flight.
-            assert_eq!(sizes[..4], [32, 32, 32, 4]);
-            assert_eq!(sizes.iter().sum::<usize>(), 1287);
+        // Whole row groups, and parts of one batch each.
+        for part_bytes in [PART_BYTES, 1] {
+            for most_in_flight in [1, 3, 16] {
+                let reader = RowGroupReader::with_bounds(&files, 32, None, most_in_flight, part_bytes, READ_BUDGET);
+                let (ids, sizes) = read_ids(reader);
+                assert_eq!(ids, (0..1287).collect::<Vec<_>>(), "{most_in_flight} in flight, parts of {part_bytes}");
+                // Batches never cross a row group, whatever the parts and the number in flight.
+                assert_eq!(sizes[..4], [32, 32, 32, 4]);
+                assert_eq!(sizes.iter().sum::<usize>(), 1287);
+            }
         }
     }
 
     #[test]
-    fn a_row_group_over_the_budget_is_read_alone_and_in_order() {
+    fn a_row_group_is_cut_into_parts_of_whole_batches() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = ids(&dir.path().join("a.parquet"), 0, 1000, 1000);
+        let batch_bytes = file.decoded_bytes(0, None) * 64 / 1000;
+        // Parts of just over one batch's bytes take two batches.
+        let parts = file.parts(0, 64, batch_bytes + 1, None);
+        let starts: Vec<usize> = parts.iter().map(|p| p.rows.start).collect();
+        assert_eq!(starts, (0..1000).step_by(128).collect::<Vec<_>>());
+        assert_eq!(parts.last().unwrap().rows, 896..1000);
+        // Each part reads its own rows only, in the batches one reader of the row group gives.
+        let (whole, whole_sizes) = read_ids(RowGroupReader::new(std::slice::from_ref(&file), 64, None, 4));
+        let in_parts = RowGroupReader::with_bounds(&[file], 64, None, 4, batch_bytes + 1, READ_BUDGET);
+        let (ids, sizes) = read_ids(in_parts);
+        assert_eq!(ids, (0..1000).collect::<Vec<_>>());
+        assert_eq!((ids, sizes), (whole, whole_sizes));
+    }
+
+    #[test]
+    fn a_part_over_the_budget_is_read_alone_and_in_order() {
         let dir = tempfile::tempdir().unwrap();
         let files = [ids(&dir.path().join("a.parquet"), 0, 500, 100)];
-        let mut reader = RowGroupReader::new(&files, 30, Some(vec![1]), 4);
-        // Every row group is over a budget of one byte: each is read here, batch by batch.
-        reader.budget = 1;
+        // Every part is over a budget of one byte: each is read here, batch by batch.
+        let reader = RowGroupReader::with_bounds(&files, 30, Some(vec![1]), 4, PART_BYTES, 1);
         let batches: Vec<RecordBatch> = reader.map(Result::unwrap).collect();
         assert_eq!(batches[0].num_columns(), 1, "the projection holds");
         let doubled: Vec<i64> =
