@@ -16,11 +16,13 @@ use parquet::arrow::arrow_writer::{ArrowColumnChunk, ArrowColumnWriter, ArrowRow
 use parquet::file::properties::WriterProperties;
 use parquet::file::writer::SerializedFileWriter;
 
-/// Bytes of rows in the row groups being encoded at the most (one row group always may be): three
-/// row groups of 16,384 IMDB reviews with their scores, 21 MB of rows each, their compressed pages
-/// beside them. With the reader's budget it bounds the file work's memory whatever the thread
+/// Bytes of rows in the row groups being encoded at the most (one row group always may be), as
+/// their arrays hold them: four row groups of 16,384 IMDB reviews with their scores (about 32 MB
+/// each, 21 MB of it text), their compressed pages beside them. Fewer leave the encoding to one
+/// thread of the pool at a time: with two, one file-work thread did 31% of the process's work at
+/// `--threads 8`. With the reader's budget it bounds the file work's memory whatever the thread
 /// count (docs/performance.md, "Memory").
-pub const WRITE_BUDGET: usize = 64 << 20;
+pub const WRITE_BUDGET: usize = 128 << 20;
 
 /// A row group being encoded on the file-work pool, and the bytes of rows it holds.
 struct Encoding {

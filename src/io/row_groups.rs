@@ -21,12 +21,12 @@ use parquet::arrow::arrow_reader::{
 };
 
 /// Decoded bytes of a part of a row group, about: a row group is cut into parts of as many whole
-/// batches as come nearest above this (16,384 IMDB reviews at the default batch size), so that a
+/// batches as come nearest above this (8,192 IMDB reviews at the default batch size), so that a
 /// file written with large row groups is still decoded on many threads in little memory.
-pub const PART_BYTES: u64 = 16 << 20;
+pub const PART_BYTES: u64 = 8 << 20;
 
 /// Decoded bytes of the parts in flight at the most (one larger part is read alone): three parts
-/// of 16,384 IMDB reviews, so three decode side by side.
+/// of 8,192 IMDB reviews, so three decode side by side.
 pub const READ_BUDGET: u64 = 4 * PART_BYTES;
 
 /// One Parquet file's footer, read once and shared by every job that decodes a part of it.
