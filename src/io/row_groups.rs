@@ -52,35 +52,6 @@ impl ParquetFile {
         self.metadata.metadata().file_metadata().num_rows().max(0) as u64
     }
 
-    /// The batches of `part`, `batch_size` rows at a time, with the columns at `columns` (all when
-    /// `None`).
-    fn read(
-        &self,
-        part: &Part,
-        batch_size: usize,
-        columns: Option<&[usize]>,
-    ) -> Result<impl Iterator<Item = Result<RecordBatch>> + Send + use<>> {
-        let index = part.row_group;
-        let file = File::open(&self.path).with_context(|| format!("cannot open {}", self.path.display()))?;
-        let mut builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, self.metadata.clone())
-            .with_row_groups(vec![index])
-            .with_batch_size(batch_size);
-        if part.rows != (0..self.row_group_rows(index)) {
-            // Runs of rows, not a mask: the pages before the part are skipped, not decoded.
-            let selection = vec![RowSelector::skip(part.rows.start), RowSelector::select(part.rows.len())];
-            builder = builder
-                .with_row_selection(RowSelection::from(selection))
-                .with_row_selection_policy(RowSelectionPolicy::Selectors);
-        }
-        if let Some(columns) = columns {
-            let mask = ProjectionMask::roots(builder.parquet_schema(), columns.iter().copied());
-            builder = builder.with_projection(mask);
-        }
-        let path: PathBuf = self.path.to_path_buf();
-        let reader = builder.build().with_context(|| format!("{}: cannot read row group {index}", path.display()))?;
-        Ok(reader.map(move |batch| batch.with_context(|| format!("{}: cannot decode a record batch", path.display()))))
-    }
-
     /// Rows in row group `index`.
     fn row_group_rows(&self, index: usize) -> usize {
         self.metadata.metadata().row_group(index).num_rows().max(0) as usize
@@ -129,6 +100,36 @@ struct Part {
     bytes: u64,
 }
 
+impl Part {
+    /// The batches of this part, `batch_size` rows at a time, with the columns at `columns` (all
+    /// when `None`).
+    fn read(
+        &self,
+        batch_size: usize,
+        columns: Option<&[usize]>,
+    ) -> Result<impl Iterator<Item = Result<RecordBatch>> + Send + use<>> {
+        let (file, index) = (&self.file, self.row_group);
+        let path: PathBuf = file.path.to_path_buf();
+        let handle = File::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
+        let mut builder = ParquetRecordBatchReaderBuilder::new_with_metadata(handle, file.metadata.clone())
+            .with_row_groups(vec![index])
+            .with_batch_size(batch_size);
+        if self.rows != (0..file.row_group_rows(index)) {
+            // Runs of rows, not a mask: the pages before the part are skipped, not decoded.
+            let selection = vec![RowSelector::skip(self.rows.start), RowSelector::select(self.rows.len())];
+            builder = builder
+                .with_row_selection(RowSelection::from(selection))
+                .with_row_selection_policy(RowSelectionPolicy::Selectors);
+        }
+        if let Some(columns) = columns {
+            let mask = ProjectionMask::roots(builder.parquet_schema(), columns.iter().copied());
+            builder = builder.with_projection(mask);
+        }
+        let reader = builder.build().with_context(|| format!("{}: cannot read row group {index}", path.display()))?;
+        Ok(reader.map(move |batch| batch.with_context(|| format!("{}: cannot decode a record batch", path.display()))))
+    }
+}
+
 /// A part decoding, or decoded, on the file-work pool.
 struct InFlight {
     bytes: u64,
@@ -158,6 +159,7 @@ impl RowGroupReader {
         Self::with_bounds(files, batch_size, columns, most_in_flight, PART_BYTES, READ_BUDGET)
     }
 
+    /// [`Self::new`] with parts of about `part_bytes` and a budget of `budget` decoded bytes.
     fn with_bounds(
         files: &[ParquetFile],
         batch_size: usize,
@@ -203,7 +205,7 @@ impl RowGroupReader {
             let (send, batches) = sync_channel(1);
             let (batch_size, columns, bytes) = (self.batch_size, self.columns.clone(), part.bytes);
             super::file_jobs::spawn(move || {
-                let decoded = part.file.read(&part, batch_size, columns.as_deref()).and_then(|b| b.collect());
+                let decoded = part.read(batch_size, columns.as_deref()).and_then(|b| b.collect());
                 // The reader may have stopped after an error; then nobody takes the batches.
                 let _ = send.send(decoded);
             });
@@ -247,8 +249,7 @@ impl Iterator for RowGroupReader {
                 None => {
                     let part = self.waiting.pop_front()?;
                     let columns = self.columns.clone();
-                    part.file
-                        .read(&part, self.batch_size, columns.as_deref())
+                    part.read(self.batch_size, columns.as_deref())
                         .map(|b| Box::new(b) as Box<dyn Iterator<Item = Result<RecordBatch>> + Send>)
                 }
             };
