@@ -73,17 +73,17 @@ impl ParquetFile {
         }
     }
 
-    /// Row group `index` cut into parts of whole batches, each of about `part_bytes` decoded.
+    /// Row group `index` cut into parts of whole batches, each of about `part_bytes` decoded (none
+    /// for a row group of no rows).
     fn parts(&self, index: usize, batch_size: usize, part_bytes: u64, columns: Option<&[usize]>) -> Vec<Part> {
         let (rows, bytes) = (self.row_group_rows(index), self.decoded_bytes(index, columns));
-        let batches = rows.div_ceil(batch_size).max(1);
-        let batch_bytes = bytes.div_ceil(batches as u64).max(1);
+        let batch_bytes = bytes.div_ceil(rows.div_ceil(batch_size).max(1) as u64).max(1);
         let rows_per_part = batch_size * part_bytes.div_ceil(batch_bytes).max(1) as usize;
-        let starts = (0..rows.max(1)).step_by(rows_per_part);
-        starts
+        (0..rows)
+            .step_by(rows_per_part)
             .map(|start| {
                 let end = (start + rows_per_part).min(rows);
-                let part_bytes = bytes * (end - start) as u64 / rows.max(1) as u64;
+                let part_bytes = bytes * (end - start) as u64 / rows as u64;
                 Part { file: self.clone(), row_group: index, rows: start..end, bytes: part_bytes }
             })
             .collect()
