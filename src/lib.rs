@@ -31,6 +31,7 @@ pub mod provenance;
 pub mod pruning;
 pub mod runtime;
 pub mod scoring;
+pub mod shared_weights;
 pub mod short_texts;
 #[cfg(feature = "sql")]
 pub mod sql;

@@ -21,6 +21,7 @@ use crate::contract::{
 };
 use crate::encoding::{AsTextBytes, EncodedBatch, Encoder, Layout};
 use crate::runtime::Provider;
+use crate::shared_weights::SharedWeights;
 use crate::text::for_each_token;
 
 /// Most reviews sent to ONNX Runtime in one call. Small calls keep the intermediate tensors in
@@ -169,9 +170,12 @@ impl SentimentModel {
         // names, and nowhere outside that folder.
         let file = std::fs::canonicalize(path).with_context(|| format!("cannot read model {}", path.display()))?;
         let folder = file.parent().unwrap_or(Path::new("/")).to_owned();
+        // Sessions side by side share the large weights instead of each holding a copy.
+        let shared = if sessions > 1 { SharedWeights::of(graph)? } else { SharedWeights::default() };
         let pruned = crate::pruning::keep_outputs(model, &[OUTPUT_PROBABILITY])
             .with_context(|| format!("cannot prune model {}", path.display()))?;
-        let pool = Pool { path: path.to_owned(), folder, model: bytes, sessions, threads: session_threads, provider };
+        let pool =
+            Pool { path: path.to_owned(), folder, model: bytes, shared, sessions, threads: session_threads, provider };
         let whole = OnceLock::new();
         let scoring = match pruned {
             Some(pruned) => Some(pool.open(&pruned)?),
@@ -367,13 +371,14 @@ fn lock(session: &Mutex<Session>) -> MutexGuard<'_, Session> {
 }
 
 /// How a model's sessions are opened: the whole graph's bytes, read once from the file at `path`
-/// (named in errors) whose external data lies in `folder`, and how many sessions, with how many
-/// intra-op threads each, on which provider.
+/// (named in errors) whose external data lies in `folder`, the weights the sessions share, and
+/// how many sessions, with how many intra-op threads each, on which provider.
 #[derive(Debug)]
 struct Pool {
     path: PathBuf,
     folder: PathBuf,
     model: Vec<u8>,
+    shared: SharedWeights,
     sessions: usize,
     threads: usize,
     provider: Provider,
@@ -401,6 +406,7 @@ impl Pool {
                 .map_err(ort::Error::<()>::from)?
                 .with_config_entry(EXTERNAL_DATA_FOLDER, self.folder.to_string_lossy())
                 .map_err(ort::Error::<()>::from)?;
+            builder = self.shared.lend(builder)?;
             if self.provider == Provider::Cuda {
                 builder = builder
                     .with_execution_providers([ort::ep::CUDA::default().build().error_on_failure()])
