@@ -3,6 +3,8 @@
 //! Exit codes: 0 success; 1 failure (bad input, missing model, I/O); 2 usage error;
 //! 130 interrupted by SIGINT or SIGTERM (nothing is left at the output path).
 
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+mod allocator;
 #[cfg(feature = "cluster")]
 mod cluster;
 mod eval;
@@ -89,6 +91,8 @@ fn with_default_subcommand(mut args: Vec<std::ffi::OsString>) -> Vec<std::ffi::O
 }
 
 fn main() -> ExitCode {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    allocator::tune();
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
         .with_writer(std::io::stderr)
