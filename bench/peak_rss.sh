@@ -5,9 +5,9 @@
 #
 #   bench/peak_rss.sh BEFORE_SCORER AFTER_SCORER INPUT "mlp ngram" "1 2 4 16" [TRIALS]
 #
-# Both builds read this checkout's models/. INPUT: `python3 bench/large_input.py million.parquet` gives the 1,000,000 reviews the memory
-# bound of issue 33 is stated on (600 MB at --threads 16). Peaks move by tens of MB from run to
-# run (what the allocator keeps), so read several trials.
+# Both builds read this checkout's models/. INPUT: `python3 bench/large_input.py million.parquet`
+# gives the 1,000,000 reviews that issue 33's memory bound is stated on (600 MB at --threads 16).
+# Peaks move by tens of MB from run to run (what the allocator keeps), so read several trials.
 set -euo pipefail
 before=$1 after=$2 input=$3 models=$4 threads=$5 trials=${6:-2}
 models_dir=$(dirname "$0")/../models

@@ -21,12 +21,22 @@ pub struct SharedWeights(Vec<(String, Arc<DynValue>)>);
 impl SharedWeights {
     /// Decodes `graph`'s weights that are worth sharing.
     pub fn of(graph: &GraphProto) -> Result<Self> {
+        // The values are ONNX Runtime's: it is loaded before the first is made.
+        crate::runtime::environment()?;
         let shared = graph
             .initializer
             .iter()
-            .filter_map(|tensor| floats(tensor).map(|values| (tensor, values)))
-            .filter(|(_, values)| values.len() * size_of::<f32>() >= SMALLEST_SHARED_BYTES)
-            .map(|(tensor, values)| {
+            .filter(|tensor| inline_float_bytes(tensor).is_some_and(|bytes| bytes >= SMALLEST_SHARED_BYTES))
+            .map(|tensor| {
+                let values = if tensor.float_data.is_empty() {
+                    tensor
+                        .raw_data
+                        .chunks_exact(size_of::<f32>())
+                        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                        .collect()
+                } else {
+                    tensor.float_data.clone()
+                };
                 let value = Tensor::from_array((tensor.dims.clone(), values))
                     .with_context(|| format!("cannot decode weight {}", tensor.name))?;
                 Ok((tensor.name.clone(), Arc::new(value.into_dyn())))
@@ -46,18 +56,18 @@ impl SharedWeights {
     }
 }
 
-/// The values of a float tensor stored in the file, as either `float_data` or little-endian
-/// `raw_data`; `None` for any other tensor.
-fn floats(tensor: &TensorProto) -> Option<Vec<f32>> {
+/// The size of a float tensor's values stored in the file, as either `float_data` or whole
+/// little-endian `raw_data`; `None` for any other tensor.
+fn inline_float_bytes(tensor: &TensorProto) -> Option<usize> {
     let inline = tensor.data_location.enum_value() == Ok(DataLocation::DEFAULT);
     if !inline || tensor.data_type != DataType::FLOAT as i32 {
         return None;
     }
-    if !tensor.float_data.is_empty() {
-        return Some(tensor.float_data.clone());
+    match (tensor.float_data.len(), tensor.raw_data.len()) {
+        (0, raw) if raw % size_of::<f32>() == 0 => Some(raw),
+        (0, _) => None,
+        (listed, _) => Some(listed * size_of::<f32>()),
     }
-    let raw = tensor.raw_data.chunks_exact(size_of::<f32>());
-    raw.remainder().is_empty().then(|| raw.map(|b| f32::from_le_bytes(b.try_into().expect("4 bytes"))).collect())
 }
 
 #[cfg(test)]
@@ -86,8 +96,10 @@ mod tests {
         ints.int64_data = vec![1; big];
         let mut external = tensor("external", big);
         external.data_location = DataLocation::EXTERNAL.into();
+        let mut torn = tensor("torn", big);
+        torn.raw_data = vec![0; big * size_of::<f32>() + 1];
         let mut graph = GraphProto::new();
-        graph.initializer = vec![listed, raw, small, ints, external];
+        graph.initializer = vec![listed, raw, small, ints, external, torn];
 
         let shared = SharedWeights::of(&graph).unwrap();
         let names: Vec<&str> = shared.0.iter().map(|(name, _)| name.as_str()).collect();
