@@ -52,23 +52,27 @@ impl Encoder {
 /// otherwise widen every row of its call (a 3.9 MB review beside 127 empty ones took 431 MB).
 pub const MAX_IDS_PER_CALL: usize = 1 << 18;
 
-/// How the ids of a batch's reviews are laid out in [`EncodedBatch::ids`].
+/// Reviews in one run of a ragged batch ([`Layout::Ragged`]): a thread's share of the encoding.
+pub const RAGGED_RUN_ROWS: usize = 64;
+
+/// A batch's ids, and how they are laid out.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Layout {
-    /// Every review has this many ids, padded with [`UNKNOWN_ID`] past its length.
-    Fixed(usize),
-    /// Each review has as many ids as its length; review `i`'s are `ids[offsets[i]..offsets[i + 1]]`.
-    Ragged(Vec<usize>),
+    /// Every review has `width` ids, padded with [`UNKNOWN_ID`] past its length, row-major in `ids`.
+    Fixed { ids: Vec<i64>, width: usize },
+    /// Each review has as many ids as its length. The reviews are in runs of [`RAGGED_RUN_ROWS`],
+    /// each run's ids back to back in a vector of its own, as the thread that encoded it wrote
+    /// them: joining them would copy every id into one large new block, whose pages fault in
+    /// afresh for every batch. Review `i`'s ids start at `starts[i]` in `runs[i / RAGGED_RUN_ROWS]`.
+    Ragged { runs: Vec<Vec<i64>>, starts: Vec<usize> },
 }
 
 /// A batch of encoded reviews: the ids a model reads, and each review's number of them.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EncodedBatch {
-    /// The reviews' ids back to back, laid out as [`EncodedBatch::layout`] says.
-    pub ids: Vec<i64>,
     /// Number of ids of each review: its words (0 to [`MAX_TOKENS`]) or its known n-grams.
     pub lengths: Vec<i64>,
-    /// Where each review's ids are.
+    /// The reviews' ids.
     pub layout: Layout,
 }
 
@@ -86,7 +90,7 @@ impl EncodedBatch {
             .zip(texts.par_iter())
             .with_min_len(64)
             .for_each(|((row, length), text)| *length = encode_into(vocab, text.text_bytes(), row) as i64);
-        Self { ids, lengths, layout: Layout::Fixed(MAX_TOKENS) }
+        Self { lengths, layout: Layout::Fixed { ids, width: MAX_TOKENS } }
     }
 
     /// Encodes `texts` as the n-gram model reads them, in parallel: each review's distinct
@@ -95,29 +99,31 @@ impl EncodedBatch {
     where
         T: AsTextBytes + Sync,
     {
-        // Each run of reviews that one thread takes is encoded into vectors of its own, joined
-        // in order at the end, so that no review allocates.
-        let parts: Vec<(Vec<i64>, Vec<i64>)> = texts
-            .par_iter()
-            .with_min_len(64)
-            .fold(
-                || (Vec::new(), Vec::new()),
-                |(mut ids, mut lengths), text| {
+        // Each run of reviews is encoded by one thread into a vector of its own, so that no
+        // review allocates and no id is copied again.
+        let (runs, lengths): (Vec<Vec<i64>>, Vec<Vec<i64>>) = texts
+            .par_chunks(RAGGED_RUN_ROWS)
+            .map(|run| {
+                let (mut ids, mut lengths) = (Vec::new(), Vec::with_capacity(run.len()));
+                for text in run {
                     let start = ids.len();
                     hashing.encode_into(text.text_bytes(), &mut ids);
                     lengths.push((ids.len() - start) as i64);
-                    (ids, lengths)
-                },
-            )
+                }
+                (ids, lengths)
+            })
+            .unzip();
+        let starts = lengths
+            .iter()
+            .flat_map(|run| {
+                run.iter().scan(0, |at, &length| {
+                    let start = *at;
+                    *at += length as usize;
+                    Some(start)
+                })
+            })
             .collect();
-        let ids = parts.iter().flat_map(|(ids, _)| ids).copied().collect();
-        let lengths: Vec<i64> = parts.into_iter().flat_map(|(_, lengths)| lengths).collect();
-        let mut offsets = Vec::with_capacity(lengths.len() + 1);
-        offsets.push(0);
-        for &length in &lengths {
-            offsets.push(offsets.last().copied().unwrap_or_default() + length as usize);
-        }
-        Self { ids, lengths, layout: Layout::Ragged(offsets) }
+        Self { lengths: lengths.concat(), layout: Layout::Ragged { runs, starts } }
     }
 
     /// Whether each review has a word to judge: false for NULL and for text without
@@ -139,9 +145,10 @@ impl EncodedBatch {
 
     /// The ids of review `row`, without padding.
     pub fn row(&self, row: usize) -> &[i64] {
+        let length = self.lengths[row] as usize;
         match &self.layout {
-            Layout::Fixed(width) => &self.ids[row * width..][..self.lengths[row] as usize],
-            Layout::Ragged(offsets) => &self.ids[offsets[row]..offsets[row + 1]],
+            Layout::Fixed { ids, width } => &ids[row * width..][..length],
+            Layout::Ragged { runs, starts } => &runs[row / RAGGED_RUN_ROWS][starts[row]..][..length],
         }
     }
 
@@ -151,7 +158,7 @@ impl EncodedBatch {
     /// the call's rows.
     pub fn calls(&self, most_rows: usize) -> Vec<Range<usize>> {
         let most_rows = most_rows.max(1);
-        if matches!(self.layout, Layout::Fixed(_)) {
+        if matches!(self.layout, Layout::Fixed { .. }) {
             return (0..self.len()).step_by(most_rows).map(|start| start..self.len().min(start + most_rows)).collect();
         }
         let mut calls = Vec::new();
@@ -177,8 +184,8 @@ impl EncodedBatch {
     /// [`UNKNOWN_ID`] to the longest of them (at least one id wide).
     pub fn matrix(&self, rows: Range<usize>) -> (Cow<'_, [i64]>, usize) {
         match &self.layout {
-            Layout::Fixed(width) => (Cow::Borrowed(&self.ids[rows.start * width..rows.end * width]), *width),
-            Layout::Ragged(_) => {
+            Layout::Fixed { ids, width } => (Cow::Borrowed(&ids[rows.start * width..rows.end * width]), *width),
+            Layout::Ragged { .. } => {
                 let width = rows.clone().map(|row| self.lengths[row] as usize).max().unwrap_or(0).max(1);
                 let mut matrix = vec![UNKNOWN_ID; rows.len() * width];
                 for (padded, row) in matrix.chunks_mut(width).zip(rows) {
@@ -240,9 +247,10 @@ mod tests {
         let vocab = Vocabulary::from_words(vec!["good".into(), "movie".into()]).unwrap();
         let batch = EncodedBatch::encode(&vocab, &["Good movie, great cast", "", "movie"]);
         assert_eq!(batch.lengths, [4, 0, 1]);
-        assert_eq!(&batch.ids[..5], &[1, 2, 0, 0, 0]);
-        assert!(batch.ids[MAX_TOKENS..2 * MAX_TOKENS].iter().all(|&id| id == UNKNOWN_ID));
-        assert_eq!(batch.ids[2 * MAX_TOKENS], 2);
+        let (ids, _) = batch.matrix(0..3);
+        assert_eq!(&ids[..5], &[1, 2, 0, 0, 0]);
+        assert!(ids[MAX_TOKENS..2 * MAX_TOKENS].iter().all(|&id| id == UNKNOWN_ID));
+        assert_eq!(ids[2 * MAX_TOKENS], 2);
         assert_eq!(batch.row(0), [1, 2, 0, 0]);
         let (matrix, width) = batch.matrix(1..3);
         assert_eq!((matrix.len(), width), (2 * MAX_TOKENS, MAX_TOKENS));
@@ -256,13 +264,27 @@ mod tests {
         let batch = Encoder::Ngrams(hashing).encode(&texts);
         assert_eq!(batch.lengths, [3, 0, 2, 0]);
         assert_eq!(batch.has_words().collect::<Vec<_>>(), [true, false, true, false]);
-        assert_eq!(batch.layout, Layout::Ragged(vec![0, 3, 3, 5, 5]));
+        let Layout::Ragged { runs, starts } = &batch.layout else { panic!("a ragged batch") };
+        assert_eq!((runs.len(), &starts[..]), (1, &[0, 3, 3, 5][..]));
         assert_eq!(batch.row(2), [id("movie"), id("movie movie")]);
         let (matrix, width) = batch.matrix(1..3);
         assert_eq!((&*matrix, width), (&[0, 0, id("movie"), id("movie movie")][..], 2));
         assert_eq!(&*batch.matrix(1..2).0, &[0]);
         assert_eq!(&*batch.matrix(0..1).0, &[id("good"), id("good movie"), id("movie")]);
         assert_eq!(batch.calls(3), [0..3, 3..4]);
+    }
+
+    #[test]
+    fn each_row_of_a_batch_of_many_runs_is_its_reviews_ids() {
+        let hashing = NgramHashing::new(1 << 20, 2).unwrap();
+        let texts: Vec<String> =
+            (0..2 * RAGGED_RUN_ROWS + 3).map(|i| format!("film {}good", "very ".repeat(i % 5))).collect();
+        let batch = Encoder::Ngrams(hashing).encode(&texts);
+        for (row, text) in texts.iter().enumerate() {
+            let mut alone = Vec::new();
+            hashing.encode_into(text.as_bytes(), &mut alone);
+            assert_eq!(batch.row(row), alone, "row {row}");
+        }
     }
 
     #[test]

@@ -295,7 +295,7 @@ impl SentimentModel {
     /// output of the file, for checking an export against the trainer (scoring needs only the two
     /// above).
     pub fn outputs_for(&self, batch: &EncodedBatch, names: &[&str]) -> Result<Vec<Vec<f32>>> {
-        if !matches!(batch.layout, Layout::Fixed(_)) {
+        if !matches!(batch.layout, Layout::Fixed { .. }) {
             bail!("outputs_for takes a batch of the word models (fixed width)");
         }
         let mut out = vec![Vec::new(); names.len()];
