@@ -17,27 +17,53 @@ pub const MAX_WORD_LEN: usize = 64;
 /// Id of padding and of out-of-vocabulary words (their vector is zero).
 pub const UNKNOWN_ID: i64 = 0;
 
+/// The longest word looked up by its [`packed`] key; almost every English word is this short.
+const PACKED_LETTERS: usize = 12;
+
+/// A word of up to [`PACKED_LETTERS`] letters in any case as one number, five bits a letter (`a`
+/// is 1, `z` is 26, so no two words share a key), or `None` when it holds anything but letters.
+/// Hashing and comparing a number, stored in the table itself, spares the lookup the pointer to
+/// the word's bytes and the comparison of them: the lookup of every token is most of the text
+/// work of scoring (docs/performance.md).
+fn packed(word: &[u8]) -> Option<u64> {
+    debug_assert!(word.len() <= PACKED_LETTERS);
+    word.iter().try_fold(0u64, |key, &byte| {
+        // Setting bit 5 lowercases a letter, and turns no other byte into a lowercase letter.
+        let lower = byte | 0x20;
+        lower.is_ascii_lowercase().then(|| key << 5 | u64::from(lower - b'a' + 1))
+    })
+}
+
 /// Lowercase words and their ids (1-based, in file order).
 #[derive(Debug, Clone)]
 pub struct Vocabulary {
     words: Vec<String>,
-    ids: FxHashMap<Box<[u8]>, u32>,
+    /// Ids of the words of up to [`PACKED_LETTERS`] letters, by [`packed`] key.
+    short: FxHashMap<u64, u32>,
+    /// Ids of the longer words.
+    long: FxHashMap<Box<[u8]>, u32>,
 }
 
 impl Vocabulary {
     /// Builds a vocabulary from words in id order; the first word gets id 1.
     pub fn from_words(words: Vec<String>) -> Result<Self> {
-        let mut ids = FxHashMap::default();
-        ids.reserve(words.len());
+        let mut short = FxHashMap::default();
+        let mut long = FxHashMap::default();
+        short.reserve(words.len());
         for (i, word) in words.iter().enumerate() {
             if word.is_empty() || word.len() > MAX_WORD_LEN || !word.bytes().all(|b| b.is_ascii_lowercase()) {
                 bail!("vocabulary word {} ({word:?}) is not 1 to {MAX_WORD_LEN} lowercase ASCII letters", i + 1);
             }
-            if ids.insert(word.as_bytes().into(), i as u32 + 1).is_some() {
+            let id = i as u32 + 1;
+            let taken = match (word.len() <= PACKED_LETTERS).then(|| packed(word.as_bytes())).flatten() {
+                Some(key) => short.insert(key, id),
+                None => long.insert(word.as_bytes().into(), id),
+            };
+            if taken.is_some() {
                 bail!("vocabulary word {word:?} appears twice");
             }
         }
-        Ok(Self { words, ids })
+        Ok(Self { words, short, long })
     }
 
     /// Reads a vocabulary file: one word per line, the line number is the id.
@@ -77,14 +103,18 @@ impl Vocabulary {
 
     /// The id of a token given in any case, or [`UNKNOWN_ID`].
     pub fn id(&self, token: &[u8]) -> i64 {
-        if token.len() > MAX_WORD_LEN {
-            return UNKNOWN_ID;
-        }
-        let mut lower = [0u8; MAX_WORD_LEN];
-        let lower = &mut lower[..token.len()];
-        lower.copy_from_slice(token);
-        lower.make_ascii_lowercase();
-        self.ids.get(&*lower).map_or(UNKNOWN_ID, |&id| i64::from(id))
+        let id = if token.len() <= PACKED_LETTERS {
+            packed(token).and_then(|key| self.short.get(&key))
+        } else if token.len() <= MAX_WORD_LEN {
+            let mut lower = [0u8; MAX_WORD_LEN];
+            let lower = &mut lower[..token.len()];
+            lower.copy_from_slice(token);
+            lower.make_ascii_lowercase();
+            self.long.get(&*lower)
+        } else {
+            None
+        };
+        id.map_or(UNKNOWN_ID, |&id| i64::from(id))
     }
 }
 
@@ -99,6 +129,20 @@ mod tests {
         assert_eq!(vocab.id(b"MoViE"), 2);
         assert_eq!(vocab.id(b"film"), UNKNOWN_ID);
         assert_eq!(vocab.id(&[b'a'; 200]), UNKNOWN_ID);
+    }
+
+    #[test]
+    fn short_and_long_words_alike_are_found_and_nothing_else() {
+        let words = ["a", "ab", "ba", "z", "zz", "abcdefghijkl", "abcdefghijklm", "unquestionably"];
+        let vocab = Vocabulary::from_words(words.iter().map(|w| w.to_string()).collect()).unwrap();
+        for (i, word) in words.iter().enumerate() {
+            assert_eq!(vocab.id(word.as_bytes()), i as i64 + 1, "{word}");
+            assert_eq!(vocab.id(word.to_uppercase().as_bytes()), i as i64 + 1, "{word} in capitals");
+        }
+        // Prefixes, extensions and bytes that lowercase into no letter are not words of the list.
+        for token in ["", "abc", "abcdefghijk", "unquestionabl", "zzz", "a\u{1}", "@", "`b", "[", "{"] {
+            assert_eq!(vocab.id(token.as_bytes()), UNKNOWN_ID, "{token:?}");
+        }
     }
 
     #[test]
