@@ -41,36 +41,59 @@ fn imdb_in_row_groups(path: &Path, first: usize, rows: usize, group: usize) {
 
 #[test]
 fn many_threads_write_the_file_that_one_thread_writes() {
-    // Two files of many row groups, each with an odd last one; the output has two row groups.
+    // Two inputs of two files each, every file with an odd last row group. Row groups smaller than
+    // the output's are written again, in row groups of 16,384; larger ones are copied as they are.
     let dir = tempfile::tempdir().unwrap();
-    let landing = dir.path().join("landing");
-    std::fs::create_dir(&landing).unwrap();
-    imdb_in_row_groups(&landing.join("a.parquet"), 0, 11_700, 1_000);
-    imdb_in_row_groups(&landing.join("b.parquet"), 11_700, 8_300, 768);
-    for model in ["ngram", "mlp"] {
-        let run = |threads: &str| {
-            let output = dir.path().join(format!("{model}-{threads}.parquet"));
-            let args = ["score", "--input", landing.to_str().unwrap(), "--output", output.to_str().unwrap()];
-            let out = scorer(&[&args[..], &["--model", model, "--threads", threads, "--batch-size", "300"]].concat());
-            assert!(out.status.success(), "{model}, {threads} threads: {}", stderr(&out));
-            // The file's bytes with the time it was scored blanked: it is all that may differ.
-            let scored_at = common::provenance(&output)["sentiment.scored_at"].clone();
-            let mut bytes = std::fs::read(&output).unwrap();
-            let at = bytes.windows(scored_at.len()).position(|w| w == scored_at.as_bytes()).unwrap();
-            bytes[at..at + scored_at.len()].fill(b'-');
-            (bytes, output)
-        };
-        let (one, one_path) = run("1");
-        let (eight, _) = run("8");
-        assert!(one == eight, "{model}: 8 threads wrote another file than 1 thread");
-        let reader = parquet::file::reader::SerializedFileReader::new(std::fs::File::open(&one_path).unwrap()).unwrap();
-        let groups: Vec<i64> =
-            parquet::file::reader::FileReader::metadata(&reader).row_groups().iter().map(|g| g.num_rows()).collect();
-        assert_eq!(groups, [16_384, 3_616]);
-        let ids = read(&one_path).column(0).to_data();
-        let expected = read(&common::imdb("test")).column_by_name("id").unwrap().slice(0, 20_000).to_data();
-        assert_eq!(ids, expected, "every row, in input order");
+    let mut scores = Vec::new();
+    let inputs = [("small", [1_000, 768], vec![16_384, 3_616]), ("large", [16_384, 20_000], vec![11_700, 8_300])];
+    for (name, groups, expected_groups) in inputs {
+        let landing = dir.path().join(name);
+        std::fs::create_dir(&landing).unwrap();
+        imdb_in_row_groups(&landing.join("a.parquet"), 0, 11_700, groups[0]);
+        imdb_in_row_groups(&landing.join("b.parquet"), 11_700, 8_300, groups[1]);
+        for model in ["ngram", "mlp"] {
+            let run = |threads: &str| {
+                let output = dir.path().join(format!("{name}-{model}-{threads}.parquet"));
+                let args = ["score", "--input", landing.to_str().unwrap(), "--output", output.to_str().unwrap()];
+                let options = ["--model", model, "--threads", threads, "--batch-size", "300"];
+                let out = scorer(&[&args[..], &options].concat());
+                assert!(out.status.success(), "{name}, {model}, {threads} threads: {}", stderr(&out));
+                // The file's bytes with the time it was scored blanked: it is all that may differ.
+                let scored_at = common::provenance(&output)["sentiment.scored_at"].clone();
+                let mut bytes = std::fs::read(&output).unwrap();
+                let at = bytes.windows(scored_at.len()).position(|w| w == scored_at.as_bytes()).unwrap();
+                bytes[at..at + scored_at.len()].fill(b'-');
+                (bytes, output)
+            };
+            let (one, one_path) = run("1");
+            let (eight, _) = run("8");
+            assert!(one == eight, "{name}, {model}: 8 threads wrote another file than 1 thread");
+            let file = std::fs::File::open(&one_path).unwrap();
+            let reader = parquet::file::reader::SerializedFileReader::new(file).unwrap();
+            let groups: Vec<i64> = parquet::file::reader::FileReader::metadata(&reader)
+                .row_groups()
+                .iter()
+                .map(|g| g.num_rows())
+                .collect();
+            assert_eq!(groups, expected_groups, "{name}");
+            let scored = read(&one_path);
+            let test = read(&common::imdb("test"));
+            for column in ["id", "review"] {
+                let expected = test.column_by_name(column).unwrap().slice(0, 20_000).to_data();
+                assert_eq!(
+                    scored.column_by_name(column).unwrap().to_data(),
+                    expected,
+                    "{name}: every {column}, in order"
+                );
+            }
+            let score = scored.column_by_name("sentiment_score").unwrap();
+            scores.push(score.as_primitive::<arrow::datatypes::Float32Type>().iter().collect::<Vec<_>>());
+        }
     }
+    // Copied or written again, the scores are the same (within float rounding: the batches differ
+    // where the row groups do).
+    assert_close(&scores[0], &scores[2], "ngram, small against large row groups");
+    assert_close(&scores[1], &scores[3], "mlp, small against large row groups");
 }
 
 #[test]

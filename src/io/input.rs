@@ -78,6 +78,11 @@ impl Input {
         &self.schema
     }
 
+    /// The footers of the Parquet files, in order (none for the other formats).
+    pub fn parquet_files(&self) -> &[ParquetFile] {
+        &self.parquet
+    }
+
     /// Total rows over all files, where the format records it (Parquet).
     pub fn rows(&self) -> Option<u64> {
         self.rows

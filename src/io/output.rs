@@ -11,10 +11,12 @@ use parquet::basic::Compression;
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
 
+use super::copying_writer::{CopyPlan, CopyingWriter};
 use super::row_group_writer::RowGroupWriter;
-use super::{AtomicFile, FileFormat};
+use super::{AtomicFile, FileFormat, Input};
 
-/// Rows per Parquet row group written: several per file, so that readers can split the work, and
+/// Rows per Parquet row group written (unless the input's columns are copied, see
+/// [`OutputFile::create_copying`], and the input's row groups kept): several per file, so that readers can split the work, and
 /// each one a job for a thread of the writer ([`RowGroupWriter`]). A row group being encoded holds
 /// its rows and its compressed pages, about 32 MB for 16,384 IMDB reviews with their scores.
 /// Pages are Snappy-compressed, as Spark writes them: a fraction of the size of plain pages for
@@ -25,10 +27,13 @@ pub const ROW_GROUP_SIZE: usize = 16_384;
 pub struct OutputFile {
     file: AtomicFile,
     writer: Writer,
+    /// The schema of the batches [`OutputFile::write`] takes.
+    batch_schema: SchemaRef,
 }
 
 enum Writer {
     Parquet(Box<RowGroupWriter>),
+    CopyingParquet(Box<CopyingWriter>),
     Csv(Box<arrow::csv::Writer<BufWriter<File>>>),
     Ndjson(arrow::json::LineDelimitedWriter<BufWriter<File>>),
 }
@@ -41,16 +46,39 @@ impl OutputFile {
     pub fn create(path: &Path, format: FileFormat, schema: SchemaRef, metadata: &[(String, String)]) -> Result<Self> {
         let file = AtomicFile::create(path)?;
         let handle = file.handle()?;
-        let writer = match format {
+        let writer = Self::writer(handle, format, schema.clone(), metadata)?;
+        Ok(Self { file, writer, batch_schema: schema })
+    }
+
+    /// [`OutputFile::create`] for a Parquet file of `schema`, the columns of `input` and then
+    /// those of `appended`, whose input columns are copied from `input` as they are
+    /// ([`CopyingWriter`]); [`OutputFile::write`] then takes batches of the appended columns only.
+    /// `None` when the input cannot be copied.
+    pub fn create_copying(
+        path: &Path,
+        input: &Input,
+        schema: SchemaRef,
+        appended: SchemaRef,
+        metadata: &[(String, String)],
+    ) -> Result<Option<Self>> {
+        let properties = parquet_properties(metadata);
+        let Some(plan) = CopyPlan::of(input, &schema, &properties)? else { return Ok(None) };
+        let file = AtomicFile::create(path)?;
+        let writer = CopyingWriter::try_new(file.handle()?, plan, schema, appended.clone(), properties)?;
+        Ok(Some(Self { file, writer: Writer::CopyingParquet(Box::new(writer)), batch_schema: appended }))
+    }
+
+    /// The schema of the batches [`OutputFile::write`] takes: the file's, or its appended columns'
+    /// when the input's columns are copied.
+    pub fn batch_schema(&self) -> &SchemaRef {
+        &self.batch_schema
+    }
+
+    fn writer(handle: File, format: FileFormat, schema: SchemaRef, metadata: &[(String, String)]) -> Result<Writer> {
+        Ok(match format {
             FileFormat::Parquet => {
-                let properties = WriterProperties::builder()
-                    .set_max_row_group_row_count(Some(ROW_GROUP_SIZE))
-                    .set_compression(Compression::SNAPPY)
-                    .set_key_value_metadata(Some(
-                        metadata.iter().map(|(key, value)| KeyValue::new(key.clone(), value.clone())).collect(),
-                    ))
-                    .build();
                 let most_encoding = rayon::current_num_threads() + 1;
+                let properties = parquet_properties(metadata);
                 Writer::Parquet(Box::new(RowGroupWriter::try_new(handle, schema, properties, most_encoding)?))
             }
             FileFormat::Csv => {
@@ -63,14 +91,14 @@ impl OutputFile {
             FileFormat::Ndjson => Writer::Ndjson(
                 arrow::json::WriterBuilder::new().with_explicit_nulls(true).build(BufWriter::new(handle)),
             ),
-        };
-        Ok(Self { file, writer })
+        })
     }
 
     /// Appends a batch.
     pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
         match &mut self.writer {
             Writer::Parquet(writer) => writer.write(batch)?,
+            Writer::CopyingParquet(writer) => writer.write(batch)?,
             Writer::Csv(writer) => writer.write(batch)?,
             Writer::Ndjson(writer) => writer.write(batch)?,
         }
@@ -83,6 +111,7 @@ impl OutputFile {
         let context = || format!("cannot finish {}", self.file.target().display());
         match self.writer {
             Writer::Parquet(writer) => writer.finish().with_context(context)?,
+            Writer::CopyingParquet(writer) => writer.finish().with_context(context)?,
             Writer::Csv(writer) => writer.into_inner().flush().with_context(context)?,
             Writer::Ndjson(mut writer) => {
                 writer.finish().with_context(context)?;
@@ -91,4 +120,15 @@ impl OutputFile {
         }
         if replace { self.file.commit() } else { self.file.commit_new() }
     }
+}
+
+/// Snappy pages in row groups of [`ROW_GROUP_SIZE`] rows, `metadata` in the footer.
+fn parquet_properties(metadata: &[(String, String)]) -> WriterProperties {
+    WriterProperties::builder()
+        .set_max_row_group_row_count(Some(ROW_GROUP_SIZE))
+        .set_compression(Compression::SNAPPY)
+        .set_key_value_metadata(Some(
+            metadata.iter().map(|(key, value)| KeyValue::new(key.clone(), value.clone())).collect(),
+        ))
+        .build()
 }

@@ -148,7 +148,7 @@ impl RowGroupWriter {
 }
 
 /// Encodes one row group's batches: each column's leaves through its writer, in order.
-fn encode(
+pub(super) fn encode(
     mut writers: Vec<ArrowColumnWriter>,
     schema: &SchemaRef,
     batches: &[RecordBatch],
