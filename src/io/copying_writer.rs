@@ -1,6 +1,6 @@
 //! A scored Parquet file whose input columns are the input's own column chunks, copied byte for
 //! byte: only the appended columns are encoded. Decoding a review column and encoding and
-//! compressing it again was most of the file work of scoring (docs/performance.md, "Seventh
+//! compressing it again was most of the file work of scoring (docs/performance.md, "Eighth
 //! change"); a copy costs a read and a write. The output then has the input's row groups, and its
 //! copied columns keep the input's encodings, compression and statistics; the appended columns get
 //! the writer's properties.
