@@ -26,7 +26,7 @@ use parquet::file::page_index::offset_index::OffsetIndexMetaData;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::file::writer::SerializedFileWriter;
 
-use super::row_group_writer::encode;
+use super::row_group_writer::{Gathered, encode};
 use super::row_groups::ParquetFile;
 use super::{FileFormat, Input};
 
@@ -55,8 +55,7 @@ pub struct CopyingWriter {
     /// The input's row groups not yet written.
     sources: VecDeque<Source>,
     /// Appended columns' rows of the next row group.
-    gathered: Vec<RecordBatch>,
-    gathered_rows: usize,
+    gathered: Gathered,
     row_groups_written: usize,
 }
 
@@ -85,8 +84,7 @@ impl CopyingWriter {
             appended,
             copied_leaves: plan.copied_leaves,
             sources: plan.sources.into(),
-            gathered: Vec::new(),
-            gathered_rows: 0,
+            gathered: Gathered::default(),
             row_groups_written: 0,
         })
     }
@@ -100,11 +98,7 @@ impl CopyingWriter {
                 return Ok(());
             }
             let Some(source) = self.sources.front() else { bail!("more rows were scored than the input has") };
-            let take = rest.num_rows().min(source.rows - self.gathered_rows);
-            self.gathered.push(rest.slice(0, take));
-            self.gathered_rows += take;
-            rest = rest.slice(take, rest.num_rows() - take);
-            if self.gathered_rows == source.rows {
+            if self.gathered.fill(&mut rest, source.rows) {
                 self.write_row_group()?;
             }
         }
@@ -116,7 +110,7 @@ impl CopyingWriter {
         if let Some(source) = self.sources.front() {
             bail!(
                 "{} rows of row group {} of {} and {} row groups after it were not scored",
-                source.rows - self.gathered_rows,
+                source.rows - self.gathered.rows(),
                 source.row_group,
                 source.file.path.display(),
                 self.sources.len() - 1
@@ -137,8 +131,7 @@ impl CopyingWriter {
     /// columns' gathered rows encoded.
     fn write_row_group(&mut self) -> Result<()> {
         let source = self.sources.pop_front().expect("a row group is being gathered");
-        let batches = std::mem::take(&mut self.gathered);
-        self.gathered_rows = 0;
+        let batches = self.gathered.take();
         let writers = self.factory.create_column_writers(self.row_groups_written)?;
         let appended = encode(writers.into_iter().skip(self.copied_leaves).collect(), &self.appended, &batches)?;
         let path = &source.file.path;

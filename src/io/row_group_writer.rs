@@ -24,6 +24,35 @@ use parquet::file::writer::SerializedFileWriter;
 /// count (docs/performance.md, "Memory").
 pub const WRITE_BUDGET: usize = 128 << 20;
 
+/// Rows gathered for the next row group, batch by batch.
+#[derive(Default)]
+pub(super) struct Gathered {
+    batches: Vec<RecordBatch>,
+    rows: usize,
+}
+
+impl Gathered {
+    /// Moves the first rows of `rest` in, up to `group_rows` in all; true once that many are here.
+    pub(super) fn fill(&mut self, rest: &mut RecordBatch, group_rows: usize) -> bool {
+        let take = rest.num_rows().min(group_rows - self.rows);
+        self.batches.push(rest.slice(0, take));
+        self.rows += take;
+        *rest = rest.slice(take, rest.num_rows() - take);
+        self.rows == group_rows
+    }
+
+    /// Rows gathered so far.
+    pub(super) fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// The gathered batches, leaving none.
+    pub(super) fn take(&mut self) -> Vec<RecordBatch> {
+        self.rows = 0;
+        std::mem::take(&mut self.batches)
+    }
+}
+
 /// A row group being encoded on the file-work pool, and the bytes of rows it holds.
 struct Encoding {
     bytes: usize,
@@ -36,8 +65,7 @@ pub struct RowGroupWriter {
     factory: ArrowRowGroupWriterFactory,
     schema: SchemaRef,
     /// Rows of the next row group, not yet handed to a job.
-    gathered: Vec<RecordBatch>,
-    gathered_rows: usize,
+    gathered: Gathered,
     rows_per_group: usize,
     encoding: VecDeque<Encoding>,
     bytes_encoding: usize,
@@ -59,8 +87,7 @@ impl RowGroupWriter {
             file,
             factory,
             schema,
-            gathered: Vec::new(),
-            gathered_rows: 0,
+            gathered: Gathered::default(),
             rows_per_group,
             encoding: VecDeque::new(),
             bytes_encoding: 0,
@@ -73,11 +100,7 @@ impl RowGroupWriter {
     pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
         let mut rest = batch.clone();
         while rest.num_rows() > 0 {
-            let take = rest.num_rows().min(self.rows_per_group - self.gathered_rows);
-            self.gathered.push(rest.slice(0, take));
-            self.gathered_rows += take;
-            rest = rest.slice(take, rest.num_rows() - take);
-            if self.gathered_rows == self.rows_per_group {
+            if self.gathered.fill(&mut rest, self.rows_per_group) {
                 self.encode_gathered()?;
             }
         }
@@ -86,7 +109,7 @@ impl RowGroupWriter {
 
     /// Writes the last row group and the footer.
     pub fn finish(mut self) -> Result<()> {
-        if self.gathered_rows > 0 {
+        if self.gathered.rows() > 0 {
             self.encode_gathered()?;
         }
         while !self.encoding.is_empty() {
@@ -100,8 +123,7 @@ impl RowGroupWriter {
     /// On a thread of a rayon pool, the row group is encoded here instead: that thread waiting for
     /// a job of its own pool could wait forever.
     fn encode_gathered(&mut self) -> Result<()> {
-        let batches = std::mem::take(&mut self.gathered);
-        self.gathered_rows = 0;
+        let batches = self.gathered.take();
         if rayon::current_thread_index().is_some() {
             while !self.encoding.is_empty() {
                 self.append_oldest()?;
