@@ -210,9 +210,12 @@ impl CopyPlan {
 fn page_indexes(file: &ParquetFile) -> Result<Option<Vec<Vec<PageIndex>>>> {
     let path = &file.path;
     let handle = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    let metadata = ParquetMetaDataReader::new()
-        .with_page_index_policy(PageIndexPolicy::Optional)
-        .parse_and_finish(&handle)
+    // The footer read when the input was opened; only the page index is read here.
+    let mut reader = ParquetMetaDataReader::new_with_metadata(file.metadata.metadata().as_ref().clone())
+        .with_page_index_policy(PageIndexPolicy::Optional);
+    let metadata = reader
+        .read_page_indexes(&handle)
+        .and_then(|()| reader.finish())
         .with_context(|| format!("cannot read the page index of {}", path.display()))?;
     let Some(offsets) = metadata.offset_index() else { return Ok(None) };
     let statistics = metadata.column_index();
