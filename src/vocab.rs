@@ -21,12 +21,15 @@ pub const UNKNOWN_ID: i64 = 0;
 const PACKED_LETTERS: usize = 12;
 
 /// A word of up to [`PACKED_LETTERS`] letters in any case as one number, five bits a letter (`a`
-/// is 1, `z` is 26, so no two words share a key), or `None` when it holds anything but letters.
+/// is 1, `z` is 26, so no two words share a key), or `None` when it is longer or holds anything
+/// but letters.
 /// Hashing and comparing a number, stored in the table itself, spares the lookup the pointer to
 /// the word's bytes and the comparison of them: the lookup of every token is most of the text
 /// work of scoring (docs/performance.md).
 fn packed(word: &[u8]) -> Option<u64> {
-    debug_assert!(word.len() <= PACKED_LETTERS);
+    if word.len() > PACKED_LETTERS {
+        return None;
+    }
     word.iter().try_fold(0u64, |key, &byte| {
         // Setting bit 5 lowercases a letter, and turns no other byte into a lowercase letter.
         let lower = byte | 0x20;
@@ -55,7 +58,7 @@ impl Vocabulary {
                 bail!("vocabulary word {} ({word:?}) is not 1 to {MAX_WORD_LEN} lowercase ASCII letters", i + 1);
             }
             let id = i as u32 + 1;
-            let taken = match (word.len() <= PACKED_LETTERS).then(|| packed(word.as_bytes())).flatten() {
+            let taken = match packed(word.as_bytes()) {
                 Some(key) => short.insert(key, id),
                 None => long.insert(word.as_bytes().into(), id),
             };
