@@ -2,7 +2,6 @@
 //! follows one of the [`crate::contract`]s, checked when the file is loaded.
 
 use std::collections::HashSet;
-use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, OnceLock};
@@ -233,9 +232,11 @@ impl SentimentModel {
 
     /// P(positive) for each review of the batch.
     pub fn probabilities(&self, batch: &EncodedBatch) -> Result<Vec<f32>> {
-        let mut out = Vec::with_capacity(batch.len());
-        self.run_chunks(batch, &[OUTPUT_PROBABILITY], |_, _, outputs| {
-            out.extend_from_slice(outputs[0]);
+        let mut out = vec![0.0; batch.len()];
+        self.run_chunks(batch, &[OUTPUT_PROBABILITY], |rows, _, outputs| {
+            for (&row, &probability) in rows.iter().zip(outputs[0]) {
+                out[row] = probability;
+            }
         })?;
         Ok(out)
     }
@@ -249,9 +250,9 @@ impl SentimentModel {
         if has_weights {
             wanted.push(OUTPUT_TOKEN_WEIGHTS);
         }
-        let mut explained = Vec::with_capacity(texts.len());
+        let mut explained = vec![None; texts.len()];
         self.run_chunks(&batch, &wanted, |rows, width, outputs| {
-            for (at, row) in rows.enumerate() {
+            for (at, &row) in rows.iter().enumerate() {
                 let values = |output: &[f32]| output[at * width..][..batch.lengths[row] as usize].to_vec();
                 let (scores, weights) = (values(outputs[1]), has_weights.then(|| values(outputs[2])));
                 let tokens = self.tokens(texts[row].text_bytes(), batch.row(row));
@@ -265,10 +266,10 @@ impl SentimentModel {
                         known,
                     })
                     .collect();
-                explained.push(ExplainedReview { probability: outputs[0][at], words });
+                explained[row] = Some(ExplainedReview { probability: outputs[0][at], words });
             }
         })?;
-        Ok(explained)
+        Ok(explained.into_iter().map(|review| review.expect("every row is in a call")).collect())
     }
 
     /// What each id of an encoded review stands for, and whether it is in the vocabulary: the
@@ -307,10 +308,10 @@ impl SentimentModel {
         Ok(out)
     }
 
-    /// Runs the model on the batch in chunks of at most `rows_per_run` rows (and, for the n-gram
-    /// model, ids: [`EncodedBatch::calls`]) and hands
+    /// Runs the model on the batch in the chunks of at most `rows_per_run` rows that
+    /// [`EncodedBatch::calls`] cuts it into (the n-gram model's longest reviews first) and hands
     /// `take` each chunk's rows, the width of its ids matrix ([`EncodedBatch::matrix`]) and its
-    /// requested float outputs, chunk by chunk in order. A single session runs every
+    /// requested float outputs, chunk by chunk in the calls' order. A single session runs every
     /// chunk on the calling thread, leaving the cores to its own intra-op threads; a pool's
     /// sessions run side by side, each taking the next chunk not yet taken when it finishes one,
     /// so that a session slowed by other work on its core (decoding, writing) does fewer chunks
@@ -319,12 +320,13 @@ impl SentimentModel {
         &self,
         batch: &EncodedBatch,
         wanted: &[&str],
-        mut take: impl FnMut(Range<usize>, usize, &[&[f32]]),
+        mut take: impl FnMut(&[usize], usize, &[&[f32]]),
     ) -> Result<()> {
         let chunks = batch.calls(self.rows_per_run);
-        let run = |session: &mut Session, options: &RunOptions<HasSelectedOutputs>, rows: &Range<usize>| {
-            let (ids, width) = batch.matrix(rows.clone());
-            let input = Input { name: self.input, ids: &ids, width, lengths: &batch.lengths[rows.clone()] };
+        let run = |session: &mut Session, options: &RunOptions<HasSelectedOutputs>, rows: &[usize]| {
+            let (ids, width) = batch.matrix(rows);
+            let lengths: Vec<i64> = rows.iter().map(|&row| batch.lengths[row]).collect();
+            let input = Input { name: self.input, ids: &ids, width, lengths: &lengths };
             run_chunk(session, options, &input, wanted).map(|outputs| (width, outputs))
         };
         // Run options are not shared between threads: each session's runs get their own.
@@ -357,7 +359,7 @@ impl SentimentModel {
                 done.into_iter().map(|(_, outputs)| outputs).collect()
             }
         };
-        for (rows, (width, chunk)) in chunks.into_iter().zip(&outputs) {
+        for (rows, (width, chunk)) in chunks.iter().zip(&outputs) {
             let slices: Vec<&[f32]> = chunk.iter().map(Vec::as_slice).collect();
             take(rows, *width, &slices);
         }

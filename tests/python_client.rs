@@ -23,7 +23,7 @@ fn python_onnxruntime_agrees_with_the_rust_scorer() {
     for name in catalog.names() {
         let model = catalog.model(name).unwrap();
         let batch = model.encode(&texts);
-        let (ids, width) = batch.matrix(0..batch.len());
+        let (ids, width) = batch.whole_matrix();
         let ids: Vec<&[i64]> = ids.chunks(width).collect();
         let input = tempfile::NamedTempFile::new().unwrap();
         let inputs = serde_json::json!({ model.input(): ids, "lengths": batch.lengths });

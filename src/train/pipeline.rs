@@ -444,7 +444,7 @@ fn parity(net: &SentimentNet, model: &SentimentModel, outputs: &[String], review
     let batch = model.encode(&reviews.texts);
     let from_tch = {
         let _guard = tch::no_grad_guard();
-        let ids = Tensor::from_slice(&batch.matrix(0..batch.len()).0).view([-1, super::MAX_TOKENS_I64]);
+        let ids = Tensor::from_slice(&batch.whole_matrix().0).view([-1, super::MAX_TOKENS_I64]);
         net.forward(&ids, &Tensor::from_slice(&batch.lengths), false)
     };
     let names: Vec<&str> = outputs.iter().map(String::as_str).collect();

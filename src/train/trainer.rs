@@ -398,7 +398,7 @@ mod tests {
         let texts = vec![words(230), String::new(), "a film, a good one".to_owned()];
         let examples = Examples::soft(&vocab, &texts, &[1.0, 0.0, 0.5], 1);
         let scored = EncodedBatch::encode(&vocab, &texts);
-        assert_eq!(Vec::<i64>::try_from(examples.ids.flatten(0, -1)).unwrap(), *scored.matrix(0..scored.len()).0);
+        assert_eq!(Vec::<i64>::try_from(examples.ids.flatten(0, -1)).unwrap(), *scored.whole_matrix().0);
         assert_eq!(Vec::<i64>::try_from(&examples.lengths).unwrap(), scored.lengths);
     }
 
