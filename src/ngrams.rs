@@ -72,18 +72,16 @@ impl NgramHashing {
     }
 
     /// The n-grams that [`NgramHashing::encode_into`] gives the ids of, in the same order: for
-    /// each distinct id, the n-gram that first had it.
+    /// each distinct id, the n-gram that first had it, lowercase, one space between its words.
     pub fn ngrams(&self, text: &[u8]) -> Vec<String> {
         let mut ngrams = Vec::new();
-        self.for_each_distinct(text, |ngram, _| {
-            ngrams.push(String::from_utf8(ngram.to_vec()).expect("n-grams are ASCII letters"))
-        });
+        self.for_each_distinct(text, |words, _| ngrams.push(joined(words)));
         ngrams
     }
 
-    /// Calls `emit` with each n-gram of `text` whose id no n-gram before it had, and that id;
-    /// returns how many words the review has.
-    fn for_each_distinct(&self, text: &[u8], mut emit: impl FnMut(&[u8], i64)) -> usize {
+    /// Calls `emit` with each n-gram of `text` (its words) whose id no n-gram before it had, and
+    /// that id; returns how many words the review has.
+    fn for_each_distinct(&self, text: &[u8], mut emit: impl FnMut(&[&[u8]], i64)) -> usize {
         SEEN.with_borrow_mut(|seen| {
             // Cleared before, not after: a review whose caller panicked leaves no ids behind.
             seen.clear();
@@ -136,6 +134,12 @@ impl SeenIds {
     }
 }
 
+/// An n-gram's words as its text: lowercase, one space between them.
+fn joined(words: &[&[u8]]) -> String {
+    let text = words.join(&b' ').to_ascii_lowercase();
+    String::from_utf8(text).expect("words are ASCII letters")
+}
+
 /// FNV-1a's starting state, the hash of no bytes.
 const FNV_OFFSET_BASIS: u64 = 0xcbf2_9ce4_8422_2325;
 
@@ -145,10 +149,11 @@ fn fnv1a(state: u64, bytes: &[u8]) -> u64 {
     bytes.iter().fold(state, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
 }
 
-/// Calls `emit` with each n-gram of 1 to `max_n` words of the whole of `text` in reading order, as
-/// lowercase bytes (the longer n-grams ending at a word just before the word, longest first), and
-/// its FNV-1a-64 hash; returns how many words it has.
-pub fn for_each_ngram(text: &[u8], max_n: usize, emit: impl FnMut(&[u8], u64)) -> usize {
+/// Calls `emit` with each n-gram of 1 to `max_n` words of the whole of `text` in reading order
+/// (the longer n-grams ending at a word just before the word, longest first), as its words (slices
+/// of `text`, as written), and the FNV-1a-64 hash of its lowercase bytes, one space between words;
+/// returns how many words the text has.
+pub fn for_each_ngram(text: &[u8], max_n: usize, emit: impl FnMut(&[&[u8]], u64)) -> usize {
     // One loop per order, so that the words held and the hashes carried are fixed-size arrays the
     // compiler unrolls: the order-2 loop runs as fast as one written for pairs alone.
     match max_n {
@@ -159,39 +164,34 @@ pub fn for_each_ngram(text: &[u8], max_n: usize, emit: impl FnMut(&[u8], u64)) -
 }
 
 /// [`for_each_ngram`] for n-grams of 1 to `N` words.
-fn ngrams_up_to<const N: usize>(text: &[u8], mut emit: impl FnMut(&[u8], u64)) -> usize {
-    // The last words read, one space between them: at most `N`, the word being read the last.
-    let mut key = Vec::new();
-    // Where each of the `held` words starts in `key`, oldest first.
-    let (mut starts, mut held) = ([0usize; N], 0);
+fn ngrams_up_to<const N: usize>(text: &[u8], mut emit: impl FnMut(&[&[u8]], u64)) -> usize {
+    // The last words read, at most `N`, oldest first; the word being read is the last.
+    let (mut words, mut held): ([&[u8]; N], usize) = ([&[]; N], 0);
     // The hashes of the n-grams ending at the word before, shortest first: an n-gram's hash
-    // continues from that of the n-gram one word shorter.
+    // continues from that of the n-gram one word shorter ending at the word before, over a space
+    // and this word. No n-gram's bytes are gathered: every length's hash is carried along the
+    // word's bytes at once.
     let mut before = [0u64; N];
     for_each_word(text, usize::MAX, |word| {
         if held == N {
-            let cut = if N > 1 { starts[1] } else { key.len() };
-            key.drain(..cut);
-            for i in 1..N {
-                starts[i - 1] = starts[i] - cut;
-            }
+            words.rotate_left(1);
             held -= 1;
         }
-        if held > 0 {
-            key.push(b' ');
-        }
-        let word_start = key.len();
-        starts[held] = word_start;
+        words[held] = word;
         held += 1;
-        key.extend(word.iter().map(u8::to_ascii_lowercase));
-        // Longest first; the hash of the n-gram of k + 1 words replaces that of k + 1 words
-        // ending at the word before, which only the longer one, done already, needed.
-        for k in (1..held).rev() {
-            let hash = fnv1a(before[k - 1], &key[word_start - 1..]);
-            emit(&key[starts[held - 1 - k]..], hash);
-            before[k] = hash;
+        let mut hashes = [FNV_OFFSET_BASIS; N];
+        for k in 1..N {
+            hashes[k] = fnv1a(before[k - 1], b" ");
         }
-        before[0] = fnv1a(FNV_OFFSET_BASIS, &key[word_start..]);
-        emit(&key[word_start..], before[0]);
+        for &byte in word {
+            for hash in &mut hashes {
+                *hash = fnv1a(*hash, &[byte.to_ascii_lowercase()]);
+            }
+        }
+        for k in (0..held).rev() {
+            emit(&words[held - 1 - k..held], hashes[k]);
+        }
+        before = hashes;
     })
 }
 
@@ -203,9 +203,10 @@ mod tests {
     fn reviews_become_their_ngrams_in_reading_order() {
         let read = |text: &str, max_n: usize| {
             let mut ngrams = Vec::new();
-            let words = for_each_ngram(text.as_bytes(), max_n, |n, hash| {
-                assert_eq!(hash, fnv1a(FNV_OFFSET_BASIS, n), "{n:?}: an n-gram's hash continues from a shorter one's");
-                ngrams.push(String::from_utf8(n.to_vec()).unwrap())
+            let words = for_each_ngram(text.as_bytes(), max_n, |words, hash| {
+                let ngram = joined(words);
+                assert_eq!(hash, fnv1a(FNV_OFFSET_BASIS, ngram.as_bytes()), "{ngram:?}: the hash of its text");
+                ngrams.push(ngram)
             });
             (words, ngrams)
         };

@@ -24,8 +24,9 @@ pub fn for_each_token(text: &[u8], emit: impl FnMut(&[u8])) -> usize {
 }
 
 /// The same rules as [`for_each_token`] up to step 3, with at most `limit` tokens instead of
-/// [`MAX_TOKENS`]: `usize::MAX` reads the whole review, as the distillation teacher does.
-pub fn for_each_word(text: &[u8], limit: usize, mut emit: impl FnMut(&[u8])) -> usize {
+/// [`MAX_TOKENS`]: `usize::MAX` reads the whole review, as the distillation teacher does. Each
+/// word is a slice of `text`, so that a caller may hold on to the words before it.
+pub fn for_each_word<'t>(text: &'t [u8], limit: usize, mut emit: impl FnMut(&'t [u8])) -> usize {
     let mut kept = 0;
     let mut previous_dropped = false;
     let mut pos = 0;
