@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::sync::{Mutex, MutexGuard, OnceLock, TryLockError};
 
 use rayon::prelude::*;
 
@@ -342,10 +342,10 @@ impl SentimentModel {
             sessions => {
                 let next = AtomicUsize::new(0);
                 type Done = (usize, (usize, Vec<Vec<f32>>));
-                let done: Vec<Vec<Done>> = sessions
-                    .par_iter()
-                    .map(|session| {
-                        let (options, mut session) = (options()?, lock(session));
+                let done: Vec<Vec<Done>> = (0..sessions.len())
+                    .into_par_iter()
+                    .map(|first| {
+                        let (options, mut session) = (options()?, free_session(sessions, first));
                         let mut done = Vec::new();
                         loop {
                             let at = next.fetch_add(1, Ordering::Relaxed);
@@ -368,8 +368,22 @@ impl SentimentModel {
 }
 
 /// The session, whether or not a run on it panicked (a failed run leaves it usable).
-fn lock(session: &Mutex<Session>) -> MutexGuard<'_, Session> {
+fn lock<S>(session: &Mutex<S>) -> MutexGuard<'_, S> {
     session.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// A session of the pool that no other call is running on, looked for from `first` on; `first`,
+/// once free, when every one is busy. Batches scored at once, and SQL's partitions, call the same
+/// pool side by side: a thread of theirs waiting for one session while another is free would
+/// leave its core idle.
+fn free_session<S>(sessions: &[Mutex<S>], first: usize) -> MutexGuard<'_, S> {
+    let mut turn = sessions[first..].iter().chain(&sessions[..first]);
+    turn.find_map(|session| match session.try_lock() {
+        Ok(free) => Some(free),
+        Err(TryLockError::Poisoned(poisoned)) => Some(poisoned.into_inner()),
+        Err(TryLockError::WouldBlock) => None,
+    })
+    .unwrap_or_else(|| lock(&sessions[first]))
 }
 
 /// How a model's sessions are opened: the whole graph's bytes, read once from the file at `path`
@@ -464,4 +478,20 @@ fn run_chunk(
             Ok(data[..data.len() / rows * kept].to_vec())
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_call_takes_a_free_session_before_waiting_for_a_busy_one() {
+        let sessions: Vec<Mutex<usize>> = (0..3).map(Mutex::new).collect();
+        let busy = sessions[1].lock().unwrap();
+        assert_eq!(*free_session(&sessions, 1), 2, "the next one on");
+        let last = sessions[2].lock().unwrap();
+        assert_eq!(*free_session(&sessions, 1), 0, "round to the first");
+        drop((busy, last));
+        assert_eq!(*free_session(&sessions, 1), 1, "its own, when free");
+    }
 }

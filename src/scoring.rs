@@ -2,9 +2,10 @@
 //! written out with a score column and a label column appended, in a file that appears whole or
 //! not at all.
 
+use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::Arc;
 use std::sync::mpsc::sync_channel;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use anyhow::Result;
 use arrow::array::{Array, ArrayRef, Float32Array, RecordBatch};
@@ -104,21 +105,48 @@ pub struct FileScorer<'a> {
     pub replace: bool,
 }
 
+/// Batches scored at once by [`FileScorer::score_file`]. With one, the cores idled about an eighth
+/// of a run at the end of each batch: while the batch's last model calls finished, and while its
+/// scores were handed on and the next batch taken. A second batch fills that time.
+pub const BATCHES_SCORED_AT_ONCE: usize = 2;
+
+/// A batch ready for the writer, and what it counted.
+struct Scored {
+    batch: RecordBatch,
+    scored: u64,
+    positive: u64,
+}
+
 /// A model's scoring of a batch of reviews, for [`FileScorer::score`].
 pub fn model_scores(model: &SentimentModel) -> impl Fn(&dyn Array) -> Result<Float32Array> + Sync + '_ {
     move |reviews| score_array(model, reviews)
 }
 
 impl FileScorer<'_> {
+    /// `batch` scored: its review column (at `review`) scored, and the batch of `schema` that the
+    /// writer takes, of the score and label columns alone when the other columns are `copied`,
+    /// else of every column of the batch with those two after them.
+    fn scored(&self, batch: &RecordBatch, review: usize, copied: bool, schema: &SchemaRef) -> Result<Scored> {
+        let scores = (self.score)(batch.column(review))?;
+        let labels = label_array(&scores);
+        let scored = (scores.len() - scores.null_count()) as u64;
+        let positive = scores.iter().flatten().filter(|&p| p > THRESHOLD).count() as u64;
+        let mut values: Vec<ArrayRef> = if copied { Vec::new() } else { batch.columns().to_vec() };
+        values.push(Arc::new(scores));
+        values.push(Arc::new(labels));
+        Ok(Scored { batch: RecordBatch::try_new(schema.clone(), values)?, scored, positive })
+    }
+
     /// Scores every row of `input` and writes `output` in `format`. `after_batch` sees the rows
     /// of each batch once they are scored and handed to the writer, and may stop the run with an
     /// error; a run that fails leaves nothing at `output`.
     ///
-    /// Reading, scoring and writing run side by side, a batch apart: one thread decodes the next
-    /// batch and another encodes the last one while this one is scored, so that the cores the
-    /// model leaves idle between batches do the file work. The threads hand batches over without
-    /// a queue (rendezvous channels): a queue of one batch each way bought no speed and cost about
-    /// 20 MB of peak memory at 1,000,000 rows.
+    /// Reading, scoring and writing run side by side: one thread decodes the next batches and
+    /// another writes the last one while [`BATCHES_SCORED_AT_ONCE`] are scored, so that the cores
+    /// the model leaves idle between batches do the file work. The threads hand batches over
+    /// without a queue (rendezvous channels): a queue of one batch each way bought no speed and
+    /// cost about 20 MB of peak memory at 1,000,000 rows. Batches reach the writer, and
+    /// `after_batch`, in the input's order.
     ///
     /// From Parquet to Parquet, the input's columns are copied as they are where they can be
     /// ([`crate::io::copying_writer`]): only the review column is decoded, and only the score and
@@ -146,39 +174,56 @@ impl FileScorer<'_> {
         };
         let schema = file.batch_schema().clone();
         let (scored, written) = std::thread::scope(|scope| {
-            let (read, batches) = sync_channel::<Result<RecordBatch>>(0);
+            let (read, batches) = sync_channel::<(usize, Result<RecordBatch>)>(0);
+            let (done, results) = sync_channel::<(usize, Result<Scored>)>(0);
             let (send, to_write) = sync_channel::<RecordBatch>(0);
             scope.spawn(move || {
-                let mut batches = if copies {
+                let batches = if copies {
                     input.projected_batches(self.batch_size, &[text])
                 } else {
                     input.batches(self.batch_size)
                 };
-                // Stops when the scoring loop has stopped taking batches.
-                batches.try_for_each(|batch| read.send(batch)).ok();
+                // Stops when the scoring threads have stopped taking batches.
+                batches.enumerate().try_for_each(|batch| read.send(batch)).ok();
             });
-            let writer = scope.spawn(move || to_write.iter().try_for_each(|batch| file.write(&batch)).map(|()| file));
-            let scored = (|| {
-                let mut totals = Totals::default();
-                for batch in batches {
-                    let batch = batch?;
-                    let scores = (self.score)(batch.column(if copies { 0 } else { text }))?;
-                    let labels = label_array(&scores);
-                    totals.scored += (scores.len() - scores.null_count()) as u64;
-                    totals.positive += scores.iter().flatten().filter(|&p| p > THRESHOLD).count() as u64;
-                    let mut values: Vec<ArrayRef> = if copies { Vec::new() } else { batch.columns().to_vec() };
-                    values.push(Arc::new(scores));
-                    values.push(Arc::new(labels));
-                    if send.send(RecordBatch::try_new(schema.clone(), values)?).is_err() {
-                        // The writer failed; its error is the run's.
-                        break;
+            let batches = Arc::new(Mutex::new(batches));
+            for _ in 0..BATCHES_SCORED_AT_ONCE {
+                let (batches, done, schema) = (batches.clone(), done.clone(), schema.clone());
+                scope.spawn(move || {
+                    // Stops when the input is done or the run has stopped taking scored batches.
+                    while let Ok((at, batch)) = batches.lock().unwrap_or_else(PoisonError::into_inner).recv() {
+                        let review = if copies { 0 } else { text };
+                        let scored = batch.and_then(|batch| self.scored(&batch, review, copies, &schema));
+                        if done.send((at, scored)).is_err() {
+                            break;
+                        }
                     }
-                    totals.rows += batch.num_rows() as u64;
-                    after_batch(batch.num_rows() as u64)?;
+                });
+            }
+            drop(done);
+            let writer = scope.spawn(move || to_write.iter().try_for_each(|batch| file.write(&batch)).map(|()| file));
+            let scored = (move || {
+                let mut totals = Totals::default();
+                // Batches scored out of turn wait here for those before them.
+                let (mut waiting, mut next) = (BTreeMap::new(), 0);
+                for (at, scored) in results {
+                    waiting.insert(at, scored);
+                    while let Some(scored) = waiting.remove(&next) {
+                        next += 1;
+                        let Scored { batch, scored, positive } = scored?;
+                        let rows = batch.num_rows() as u64;
+                        if send.send(batch).is_err() {
+                            // The writer failed; its error is the run's.
+                            return Ok(totals);
+                        }
+                        totals.rows += rows;
+                        totals.scored += scored;
+                        totals.positive += positive;
+                        after_batch(rows)?;
+                    }
                 }
                 Ok::<_, anyhow::Error>(totals)
             })();
-            drop(send);
             (scored, writer.join().expect("the writer thread does not panic"))
         });
         let file = written?;
