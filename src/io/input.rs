@@ -131,7 +131,8 @@ impl Input {
     }
 
     /// The record batches of every file in order with only the columns at `columns` (indices
-    /// into [`Input::schema`], kept in schema order).
+    /// into [`Input::schema`], kept in schema order). A Parquet file's string columns come as
+    /// `Utf8View`, which points into the decoded pages instead of copying each value.
     pub fn projected_batches(&self, batch_size: usize, columns: &[usize]) -> Batches<'_> {
         let mut columns = columns.to_vec();
         columns.sort_unstable();
