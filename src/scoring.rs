@@ -2,10 +2,9 @@
 //! written out with a score column and a label column appended, in a file that appears whole or
 //! not at all.
 
-use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
 use std::sync::mpsc::sync_channel;
-use std::sync::{Arc, Mutex, PoisonError};
 
 use anyhow::Result;
 use arrow::array::{Array, ArrayRef, Float32Array, RecordBatch};
@@ -174,9 +173,27 @@ impl FileScorer<'_> {
         };
         let schema = file.batch_schema().clone();
         let (scored, written) = std::thread::scope(|scope| {
-            let (read, batches) = sync_channel::<(usize, Result<RecordBatch>)>(0);
-            let (done, results) = sync_channel::<(usize, Result<Scored>)>(0);
-            let (send, to_write) = sync_channel::<RecordBatch>(0);
+            // Each scoring thread takes every BATCHES_SCORED_AT_ONCE-th batch and hands it on in
+            // turn, so that the batches stay in order and no more than that many are in flight,
+            // however long one of them takes.
+            let (to_score, scored): (Vec<_>, Vec<_>) = (0..BATCHES_SCORED_AT_ONCE)
+                .map(|_| {
+                    let (read, batches) = sync_channel::<Result<RecordBatch>>(0);
+                    let (done, results) = sync_channel::<Result<Scored>>(0);
+                    let schema = schema.clone();
+                    scope.spawn(move || {
+                        let review = if copies { 0 } else { text };
+                        for batch in batches {
+                            let scored = batch.and_then(|batch| self.scored(&batch, review, copies, &schema));
+                            if done.send(scored).is_err() {
+                                // The run has stopped taking scored batches.
+                                break;
+                            }
+                        }
+                    });
+                    (read, results)
+                })
+                .unzip();
             scope.spawn(move || {
                 let batches = if copies {
                     input.projected_batches(self.batch_size, &[text])
@@ -184,43 +201,24 @@ impl FileScorer<'_> {
                     input.batches(self.batch_size)
                 };
                 // Stops when the scoring threads have stopped taking batches.
-                batches.enumerate().try_for_each(|batch| read.send(batch)).ok();
+                batches.zip(to_score.iter().cycle()).try_for_each(|(batch, lane)| lane.send(batch)).ok();
             });
-            let batches = Arc::new(Mutex::new(batches));
-            for _ in 0..BATCHES_SCORED_AT_ONCE {
-                let (batches, done, schema) = (batches.clone(), done.clone(), schema.clone());
-                scope.spawn(move || {
-                    // Stops when the input is done or the run has stopped taking scored batches.
-                    while let Ok((at, batch)) = batches.lock().unwrap_or_else(PoisonError::into_inner).recv() {
-                        let review = if copies { 0 } else { text };
-                        let scored = batch.and_then(|batch| self.scored(&batch, review, copies, &schema));
-                        if done.send((at, scored)).is_err() {
-                            break;
-                        }
-                    }
-                });
-            }
-            drop(done);
+            let (send, to_write) = sync_channel::<RecordBatch>(0);
             let writer = scope.spawn(move || to_write.iter().try_for_each(|batch| file.write(&batch)).map(|()| file));
             let scored = (move || {
                 let mut totals = Totals::default();
-                // Batches scored out of turn wait here for those before them.
-                let (mut waiting, mut next) = (BTreeMap::new(), 0);
-                for (at, scored) in results {
-                    waiting.insert(at, scored);
-                    while let Some(scored) = waiting.remove(&next) {
-                        next += 1;
-                        let Scored { batch, scored, positive } = scored?;
-                        let rows = batch.num_rows() as u64;
-                        if send.send(batch).is_err() {
-                            // The writer failed; its error is the run's.
-                            return Ok(totals);
-                        }
-                        totals.rows += rows;
-                        totals.scored += scored;
-                        totals.positive += positive;
-                        after_batch(rows)?;
+                // The input is done when the next batch's scoring thread has no more.
+                for batch in scored.iter().cycle().map_while(|lane| lane.recv().ok()) {
+                    let Scored { batch, scored, positive } = batch?;
+                    let rows = batch.num_rows() as u64;
+                    if send.send(batch).is_err() {
+                        // The writer failed; its error is the run's.
+                        break;
                     }
+                    totals.rows += rows;
+                    totals.scored += scored;
+                    totals.positive += positive;
+                    after_batch(rows)?;
                 }
                 Ok::<_, anyhow::Error>(totals)
             })();
@@ -297,6 +295,24 @@ mod tests {
         let (dir, input, output, scorer) = setup("csv");
         let err = scorer.score_file(&input, &output, FileFormat::Csv, |_| Ok(())).unwrap_err();
         assert!(format!("{err:#}").contains("List"), "{err:#}");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "only the input is left");
+    }
+
+    #[test]
+    fn a_scorer_that_panics_fails_the_run_and_leaves_nothing() {
+        let (dir, input, output, scorer) = setup("parquet");
+        let calls = std::sync::atomic::AtomicUsize::new(0);
+        let breaking = |reviews: &dyn Array| {
+            if calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed) == 5 {
+                panic!("scoring broke");
+            }
+            constant(reviews)
+        };
+        let scorer = FileScorer { score: &breaking, ..scorer };
+        let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            scorer.score_file(&input, &output, FileFormat::Parquet, |_| Ok(()))
+        }));
+        assert!(run.is_err(), "the panic is the run's");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "only the input is left");
     }
 
