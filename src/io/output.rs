@@ -16,9 +16,10 @@ use super::row_group_writer::RowGroupWriter;
 use super::{AtomicFile, FileFormat, Input};
 
 /// Rows per Parquet row group written (unless the input's columns are copied, see
-/// [`OutputFile::create_copying`], and the input's row groups kept): several per file, so that readers can split the work, and
-/// each one a job for a thread of the writer ([`RowGroupWriter`]). A row group being encoded holds
-/// its rows and its compressed pages, about 32 MB for 16,384 IMDB reviews with their scores.
+/// [`OutputFile::create_copying`], and the input's row groups kept): several per file, so that
+/// readers can split the work, and each one a job for a thread of the writer ([`RowGroupWriter`]).
+/// A row group being encoded holds its rows and its compressed pages, about 32 MB for 16,384 IMDB
+/// reviews with their scores.
 /// Pages are Snappy-compressed, as Spark writes them: a fraction of the size of plain pages for
 /// review text, and cheap enough that compression stays a small share of a scoring run.
 pub const ROW_GROUP_SIZE: usize = 16_384;
