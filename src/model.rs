@@ -170,7 +170,7 @@ impl SentimentModel {
         let file = std::fs::canonicalize(path).with_context(|| format!("cannot read model {}", path.display()))?;
         let folder = file.parent().unwrap_or(Path::new("/")).to_owned();
         // Sessions side by side share the large weights instead of each holding a copy.
-        let shared = if sessions > 1 { SharedWeights::of(graph)? } else { SharedWeights::default() };
+        let shared = if sessions > 1 { SharedWeights::of(graph, &folder)? } else { SharedWeights::default() };
         let pruned = crate::pruning::keep_outputs(model, &[OUTPUT_PROBABILITY])
             .with_context(|| format!("cannot prune model {}", path.display()))?;
         let pool =
