@@ -109,6 +109,13 @@ pub struct FileScorer<'a> {
 /// scores were handed on and the next batch taken. A second batch fills that time.
 pub const BATCHES_SCORED_AT_ONCE: usize = 2;
 
+/// Scored batches that may wait for the writer when the input's columns are copied
+/// ([`crate::io::copying_writer`]): the writer then copies a whole input row group at once (about
+/// 50 MB of IMDB reviews in row groups of 65,536, 8 to 17 ms), and without room for the batches
+/// scored meanwhile the scoring stopped until it was done. Such batches hold the score and the
+/// label alone, about 50 KB at 4,096 rows. Batches of every column hand over without a queue.
+pub const BATCHES_WAITING_FOR_A_COPY: usize = 16;
+
 /// A batch ready for the writer, and what it counted.
 struct Scored {
     batch: RecordBatch,
@@ -143,9 +150,9 @@ impl FileScorer<'_> {
     /// Reading, scoring and writing run side by side: one thread decodes the next batches and
     /// another writes the last one while [`BATCHES_SCORED_AT_ONCE`] are scored, so that the cores
     /// the model leaves idle between batches do the file work. The threads hand batches over
-    /// without a queue (rendezvous channels): a queue of one batch each way bought no speed and
-    /// cost about 20 MB of peak memory at 1,000,000 rows. Batches reach the writer, and
-    /// `after_batch`, in the input's order.
+    /// without a queue (rendezvous channels), but for [`BATCHES_WAITING_FOR_A_COPY`]: a queue of
+    /// one batch each way bought no speed and cost about 20 MB of peak memory at 1,000,000 rows.
+    /// Batches reach the writer, and `after_batch`, in the input's order.
     ///
     /// From Parquet to Parquet, the input's columns are copied as they are where they can be
     /// ([`crate::io::copying_writer`]): only the review column is decoded, and only the score and
@@ -203,7 +210,7 @@ impl FileScorer<'_> {
                 // Stops when the scoring threads have stopped taking batches.
                 batches.zip(to_score.iter().cycle()).try_for_each(|(batch, lane)| lane.send(batch)).ok();
             });
-            let (send, to_write) = sync_channel::<RecordBatch>(0);
+            let (send, to_write) = sync_channel::<RecordBatch>(if copies { BATCHES_WAITING_FOR_A_COPY } else { 0 });
             let writer = scope.spawn(move || to_write.iter().try_for_each(|batch| file.write(&batch)).map(|()| file));
             let scored = (move || {
                 let mut totals = Totals::default();
