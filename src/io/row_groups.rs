@@ -1,7 +1,7 @@
 //! Parquet files read on many threads, their rows kept in order. Every row group of every file is
 //! cut into parts of about [`PART_BYTES`] decoded, whole batches each; a job on the file-work pool
-//! ([`super::file_jobs`]) decodes a part (arrow-rs skips the pages before it), while the caller
-//! takes the batches of the parts before it. Parts in flight are bounded by count and by their
+//! ([`super::file_jobs`]) decodes a part (arrow-rs skips the pages before it) and hands on each
+//! batch as it is decoded, while the caller takes the batches of the parts before it. Parts in flight are bounded by count and by their
 //! decoded size (from the footer), so memory stays bounded however large the row groups are; a
 //! part too large for that budget alone is read on the caller's thread, batch by batch, as a
 //! single-threaded reader would.
@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, sync_channel};
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, anyhow};
 use arrow::array::RecordBatch;
 use arrow::datatypes::{DataType, Field, Schema};
 use parquet::arrow::ProjectionMask;
@@ -157,7 +157,36 @@ impl Part {
 /// A part decoding, or decoded, on the file-work pool.
 struct InFlight {
     bytes: u64,
-    batches: Receiver<Result<Vec<RecordBatch>>>,
+    batches: Decoded,
+}
+
+/// The batches of a part that a job decodes, each as soon as it is: the caller waiting for a part
+/// waits for its next batch, not for the whole part. A job that stops before the part's last row
+/// (it panicked) is an error, not a part cut short.
+struct Decoded {
+    batches: Receiver<Result<RecordBatch>>,
+    rows_left: usize,
+    file: Arc<Path>,
+}
+
+impl Iterator for Decoded {
+    type Item = Result<RecordBatch>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match self.batches.recv() {
+            Ok(batch) => {
+                if let Ok(batch) = &batch {
+                    self.rows_left = self.rows_left.saturating_sub(batch.num_rows());
+                }
+                Some(batch)
+            }
+            Err(_) if self.rows_left > 0 => {
+                let rows = std::mem::take(&mut self.rows_left);
+                Some(Err(anyhow!("{}: the job decoding it stopped {rows} rows short", self.file.display())))
+            }
+            Err(_) => None,
+        }
+    }
 }
 
 /// The batches of a list of Parquet files, every row in order, decoded a part of a row group per
@@ -226,12 +255,22 @@ impl RowGroupReader {
                 return;
             }
             let part = self.waiting.pop_front().expect("a part is waiting");
-            let (send, batches) = sync_channel(1);
+            // Room for every batch of the part: the job never waits for the caller.
+            let (send, batches) = sync_channel(part.rows.len().div_ceil(self.batch_size));
             let (batch_size, columns, bytes) = (self.batch_size, self.columns.clone(), part.bytes);
+            let batches = Decoded { batches, rows_left: part.rows.len(), file: part.file.path.clone() };
             super::file_jobs::spawn(move || {
-                let decoded = part.read(batch_size, columns.as_deref()).and_then(|b| b.collect());
-                // The reader may have stopped after an error; then nobody takes the batches.
-                let _ = send.send(decoded);
+                let decoded = match part.read(batch_size, columns.as_deref()) {
+                    Ok(batches) => Box::new(batches) as Box<dyn Iterator<Item = Result<RecordBatch>>>,
+                    Err(e) => Box::new(std::iter::once(Err(e))),
+                };
+                for batch in decoded {
+                    let failed = batch.is_err();
+                    // The reader may have stopped after an error; then nobody takes the batches.
+                    if send.send(batch).is_err() || failed {
+                        break;
+                    }
+                }
             });
             self.bytes_in_flight += bytes;
             self.in_flight.push_back(InFlight { bytes, batches });
@@ -265,9 +304,7 @@ impl Iterator for RowGroupReader {
             let decoded = match self.in_flight.pop_front() {
                 Some(InFlight { bytes, batches }) => {
                     self.bytes_in_flight -= bytes;
-                    batches.recv().expect("a decoding job answers").map(|b| {
-                        Box::new(b.into_iter().map(Ok)) as Box<dyn Iterator<Item = Result<RecordBatch>> + Send>
-                    })
+                    Ok(Box::new(batches) as Box<dyn Iterator<Item = Result<RecordBatch>> + Send>)
                 }
                 // Nothing in flight: the next part is over the budget alone, or there is none.
                 None => {
@@ -407,6 +444,20 @@ mod tests {
         let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
         let (ids, _) = pool.install(|| read_ids(RowGroupReader::new(&files, 64, None, 4)));
         assert_eq!(ids, (0..1000).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_decoding_job_that_stops_short_is_an_error_not_fewer_rows() {
+        let (send, batches) = sync_channel(2);
+        let ids: ArrayRef = Arc::new(Int64Array::from_iter_values(0..3));
+        send.send(Ok(RecordBatch::try_from_iter([("id", ids)]).unwrap())).unwrap();
+        // The job ends (it panicked) with 2 of the part's 5 rows not sent.
+        drop(send);
+        let mut decoded = Decoded { batches, rows_left: 5, file: Path::new("a.parquet").into() };
+        assert_eq!(decoded.next().unwrap().unwrap().num_rows(), 3);
+        let err = decoded.next().unwrap().unwrap_err();
+        assert!(format!("{err:#}").contains("a.parquet: the job decoding it stopped 2 rows short"), "{err:#}");
+        assert!(decoded.next().is_none());
     }
 
     #[test]
