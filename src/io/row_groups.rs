@@ -23,12 +23,14 @@ use parquet::arrow::arrow_reader::{
 };
 
 /// Decoded bytes of a part of a row group, about: a row group is cut into parts of as many whole
-/// batches as come nearest above this (8,192 IMDB reviews at the default batch size), so that a
-/// file written with large row groups is still decoded on many threads in little memory.
-pub const PART_BYTES: u64 = 8 << 20;
+/// batches as come nearest above this (16,384 IMDB reviews at the default batch size), so that a
+/// file written with large row groups is still decoded on many threads in little memory. Each
+/// part decodes its column chunks' dictionary pages again and starts its own reader: parts of
+/// 8 MB made mlp on two pinned cores 4% slower than these (docs/performance.md).
+pub const PART_BYTES: u64 = 16 << 20;
 
 /// Decoded bytes of the parts in flight at the most (one larger part is read alone): three parts
-/// of 8,192 IMDB reviews, so three decode side by side.
+/// of 16,384 IMDB reviews, so three decode side by side.
 pub const READ_BUDGET: u64 = 4 * PART_BYTES;
 
 /// One Parquet file's footer, read once and shared by every job that decodes a part of it.
