@@ -22,6 +22,8 @@ timed() {
   local core=$1 name=$2
   shift 2
   local args=("${@//\{out\}/$out/$name.parquet}")
+  # A fresh output each time: replacing the last one's frees its pages within the run.
+  rm -f "$out/$name.parquet"
   /usr/bin/time -f %e -o "$out/$name.time" taskset -c "$core" "${args[@]}" >/dev/null
   cat "$out/$name.time"
 }
