@@ -1,10 +1,10 @@
 //! Parquet files read on many threads, their rows kept in order. Every row group of every file is
 //! cut into parts of about [`PART_BYTES`] decoded, whole batches each; a job on the file-work pool
 //! ([`super::file_jobs`]) decodes a part (arrow-rs skips the pages before it) and hands on each
-//! batch as it is decoded, while the caller takes the batches of the parts before it. Parts in flight are bounded by count and by their
-//! decoded size (from the footer), so memory stays bounded however large the row groups are; a
-//! part too large for that budget alone is read on the caller's thread, batch by batch, as a
-//! single-threaded reader would.
+//! batch as it is decoded, while the caller takes the batches of the parts before it. Parts in
+//! flight are bounded by count and by their decoded size (from the footer), so memory stays
+//! bounded however large the row groups are; a part too large for that budget alone is read on
+//! the caller's thread, batch by batch, as a single-threaded reader would.
 
 use std::collections::VecDeque;
 use std::fs::File;
@@ -23,14 +23,15 @@ use parquet::arrow::arrow_reader::{
 };
 
 /// Decoded bytes of a part of a row group, about: a row group is cut into parts of as many whole
-/// batches as come nearest above this (16,384 IMDB reviews at the default batch size), so that a
+/// batches as come nearest above this (8,192 IMDB reviews at the default batch size), so that a
 /// file written with large row groups is still decoded on many threads in little memory. Each
-/// part decodes its column chunks' dictionary pages again and starts its own reader: parts of
-/// 8 MB made mlp on two pinned cores 4% slower than these (docs/performance.md).
-pub const PART_BYTES: u64 = 16 << 20;
+/// part decodes its column chunks' dictionary pages again: parts of 16 MB (and a budget of 64 MB)
+/// made mlp on two pinned cores 4% faster, but raised the peak RSS at `--threads 16` over issue
+/// 33's bound of 600 MB (rnn 585 -> 656 MB; docs/performance.md).
+pub const PART_BYTES: u64 = 8 << 20;
 
 /// Decoded bytes of the parts in flight at the most (one larger part is read alone): three parts
-/// of 16,384 IMDB reviews, so three decode side by side.
+/// of 8,192 IMDB reviews, so three decode side by side.
 pub const READ_BUDGET: u64 = 4 * PART_BYTES;
 
 /// One Parquet file's footer, read once and shared by every job that decodes a part of it.
