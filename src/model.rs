@@ -29,12 +29,15 @@ use crate::text::for_each_token;
 pub const MAX_ROWS_PER_RUN: usize = 128;
 
 /// Most reviews in one call of the [`SMALL_CALL_MODELS`] on the CPU: their intermediate tensors
-/// per review are the largest, and calls of 32 rows ran them 1.2× as fast as calls of 128 on the
-/// 2-core AMD EPYC, where the other models were as fast or faster with 128 (docs/performance.md).
+/// per review are the largest, and calls of 32 rows ran gru and attention 1.2× as fast as calls
+/// of 128 on the 2-core AMD EPYC, where the other models were as fast or faster with 128. rnn runs
+/// as fast either way (the 2-core Intel Xeon), and each of its sessions keeps ONNX Runtime's
+/// arena for a call's tensors: at `--threads 16` its peak RSS was 569 MB with calls of 128 rows
+/// and 327 MB with 32 (docs/performance.md).
 pub const SMALL_CALL_ROWS_PER_RUN: usize = 32;
 
 /// The architectures that run on the CPU in calls of [`SMALL_CALL_ROWS_PER_RUN`] rows.
-pub const SMALL_CALL_MODELS: [&str; 2] = ["gru", "attention"];
+pub const SMALL_CALL_MODELS: [&str; 3] = ["rnn", "gru", "attention"];
 
 /// The architectures whose threads are spent on single-threaded sessions side by side, chosen by
 /// measurement (`bench/session_split.py`, `bench/scorer_ab.sh`, docs/performance.md): ONNX
