@@ -183,7 +183,7 @@ impl FileScorer<'_> {
             // Each scoring thread takes every BATCHES_SCORED_AT_ONCE-th batch and hands it on in
             // turn, so that the batches stay in order and no more than that many are in flight,
             // however long one of them takes.
-            let (to_score, scored): (Vec<_>, Vec<_>) = (0..BATCHES_SCORED_AT_ONCE)
+            let (to_score, from_scoring): (Vec<_>, Vec<_>) = (0..BATCHES_SCORED_AT_ONCE)
                 .map(|_| {
                     let (read, batches) = sync_channel::<Result<RecordBatch>>(0);
                     let (done, results) = sync_channel::<Result<Scored>>(0);
@@ -215,7 +215,7 @@ impl FileScorer<'_> {
             let scored = (move || {
                 let mut totals = Totals::default();
                 // The input is done when the next batch's scoring thread has no more.
-                for batch in scored.iter().cycle().map_while(|lane| lane.recv().ok()) {
+                for batch in from_scoring.iter().cycle().map_while(|lane| lane.recv().ok()) {
                     let Scored { batch, scored, positive } = batch?;
                     let rows = batch.num_rows() as u64;
                     if send.send(batch).is_err() {

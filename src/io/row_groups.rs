@@ -263,16 +263,17 @@ impl RowGroupReader {
             let (batch_size, columns, bytes) = (self.batch_size, self.columns.clone(), part.bytes);
             let batches = Decoded { batches, rows_left: part.rows.len(), file: part.file.path.clone() };
             super::file_jobs::spawn(move || {
-                let decoded = match part.read(batch_size, columns.as_deref()) {
-                    Ok(batches) => Box::new(batches) as Box<dyn Iterator<Item = Result<RecordBatch>>>,
-                    Err(e) => Box::new(std::iter::once(Err(e))),
-                };
-                for batch in decoded {
-                    let failed = batch.is_err();
-                    // The reader may have stopped after an error; then nobody takes the batches.
-                    if send.send(batch).is_err() || failed {
-                        break;
+                let decode = || -> Result<()> {
+                    for batch in part.read(batch_size, columns.as_deref())? {
+                        if send.send(Ok(batch?)).is_err() {
+                            // The reader stopped after an error; nobody takes the batches.
+                            break;
+                        }
                     }
+                    Ok(())
+                };
+                if let Err(e) = decode() {
+                    let _ = send.send(Err(e));
                 }
             });
             self.bytes_in_flight += bytes;
