@@ -33,6 +33,7 @@ pub struct Catalog {
     cards: BTreeMap<String, ModelCard>,
     threads: usize,
     provider: Provider,
+    rows_per_call: Option<usize>,
     loaded: Mutex<BTreeMap<String, Arc<SentimentModel>>>,
 }
 
@@ -70,8 +71,15 @@ impl Catalog {
             cards,
             threads,
             provider,
+            rows_per_call: None,
             loaded: Mutex::default(),
         })
+    }
+
+    /// The catalog whose models make calls of at most `rows` reviews, or of their default size
+    /// where `None` ([`SentimentModel::with_rows_per_call`]).
+    pub fn with_rows_per_call(self, rows: Option<usize>) -> Self {
+        Self { rows_per_call: rows, ..self }
     }
 
     /// The word vocabulary shared by the word models (contract 1), read on first use.
@@ -136,7 +144,11 @@ impl Catalog {
                  {NGRAMS_CONTRACT} and {NGRAMS_MAX_N_CONTRACT}"
             ),
         };
-        let model = Arc::new(SentimentModel::load(&path, encoder, self.threads, self.provider)?);
+        let mut model = SentimentModel::load(&path, encoder, self.threads, self.provider)?;
+        if let Some(rows) = self.rows_per_call {
+            model = model.with_rows_per_call(rows);
+        }
+        let model = Arc::new(model);
         if model.outputs() != card.contract.outputs.as_slice() {
             bail!(
                 "model {} does not match its card: outputs {:?}, the card says {:?}",

@@ -23,10 +23,18 @@ use crate::runtime::Provider;
 use crate::shared_weights::SharedWeights;
 use crate::text::for_each_token;
 
-/// Most reviews sent to ONNX Runtime in one call. Small calls keep the intermediate tensors in
-/// the CPU's caches: on the benchmark machine 128 rows ran as fast as 1,024 or faster, the
-/// attention model much faster, in far less memory (docs/performance.md).
+/// Most reviews sent to ONNX Runtime in one call on the CPU. Small calls keep the intermediate
+/// tensors in the CPU's caches: on the benchmark machine 128 rows ran as fast as 1,024 or faster,
+/// the attention model much faster, in far less memory (docs/performance.md).
 pub const MAX_ROWS_PER_RUN: usize = 128;
+
+/// Most reviews in one call on CUDA: a whole batch of the command line's default size. A GPU's
+/// call costs about as much to launch for one row as for thousands, and the 16-core machine's
+/// CUDA runs, made in calls of [`MAX_ROWS_PER_RUN`], were slower than its CPU for gru and the
+/// MLPs. Not measured yet: no session since has been lent a GPU; `bench/device/measure` times
+/// calls of 128 to 16,384 rows (`--rows-per-call`) so that the next one chooses this by
+/// measurement (docs/performance.md, "16 cores and a GPU").
+pub const CUDA_ROWS_PER_RUN: usize = 4096;
 
 /// Most reviews in one call of the [`SMALL_CALL_MODELS`] on the CPU: their intermediate tensors
 /// per review are the largest, and calls of 32 rows ran gru and attention 1.2× as fast as calls
@@ -61,7 +69,8 @@ pub struct SentimentModel {
     /// Sessions of the graph pruned to [`OUTPUT_PROBABILITY`], when pruning leaves nodes out.
     scoring: Option<Vec<Mutex<Session>>>,
     pool: Pool,
-    /// Most reviews in one call: [`MAX_ROWS_PER_RUN`] or [`SMALL_CALL_ROWS_PER_RUN`].
+    /// Most reviews in one call: [`MAX_ROWS_PER_RUN`], [`SMALL_CALL_ROWS_PER_RUN`] or
+    /// [`CUDA_ROWS_PER_RUN`] unless [`SentimentModel::with_rows_per_call`] chose another.
     rows_per_run: usize,
     encoder: Encoder,
     input: &'static str,
@@ -164,8 +173,11 @@ impl SentimentModel {
         let architecture = metadata(METADATA_MODEL);
         let one_of = |models: &[&str]| architecture.as_deref().is_some_and(|a| models.contains(&a));
         let (side_by_side, small_calls) = (one_of(&SIDE_BY_SIDE_MODELS), one_of(&SMALL_CALL_MODELS));
-        let rows_per_run =
-            if small_calls && provider == Provider::Cpu { SMALL_CALL_ROWS_PER_RUN } else { MAX_ROWS_PER_RUN };
+        let rows_per_run = match provider {
+            Provider::Cuda => CUDA_ROWS_PER_RUN,
+            _ if small_calls => SMALL_CALL_ROWS_PER_RUN,
+            _ => MAX_ROWS_PER_RUN,
+        };
         let (sessions, session_threads) =
             if side_by_side && provider == Provider::Cpu && threads > 1 { (threads, 1) } else { (1, threads) };
         // Where ONNX Runtime looks for the file's external data: beside the file that a link to it
@@ -187,6 +199,20 @@ impl SentimentModel {
             }
         };
         Ok(Self { whole, scoring, pool, rows_per_run, encoder, input, outputs, provider })
+    }
+
+    /// The model with calls of at most `rows` reviews (at least one) instead of the default for
+    /// its architecture and provider: for measuring a machine, as `bench/device/measure` does.
+    /// On the CPU the word models' scores do not depend on it; the n-gram model's may differ by a
+    /// rounding, as its calls' rows are padded to their longest review.
+    pub fn with_rows_per_call(mut self, rows: usize) -> Self {
+        self.rows_per_run = rows.max(1);
+        self
+    }
+
+    /// Most reviews in one model call.
+    pub fn rows_per_call(&self) -> usize {
+        self.rows_per_run
     }
 
     /// The name of the model's ids input: [`INPUT_TOKEN_IDS`] or [`INPUT_NGRAM_IDS`].
@@ -326,11 +352,14 @@ impl SentimentModel {
         mut take: impl FnMut(&[usize], usize, &[&[f32]]),
     ) -> Result<()> {
         let chunks = batch.calls(self.rows_per_run);
-        let run = |session: &mut Session, options: &RunOptions<HasSelectedOutputs>, rows: &[usize]| {
+        let prepare = |rows: &[usize]| {
             let (ids, width) = batch.matrix(rows);
-            let lengths: Vec<i64> = rows.iter().map(|&row| batch.lengths[row]).collect();
-            let input = Input { name: self.input, ids: &ids, width, lengths: &lengths };
-            run_chunk(session, options, &input, wanted).map(|outputs| (width, outputs))
+            (ids, width, rows.iter().map(|&row| batch.lengths[row]).collect::<Vec<i64>>())
+        };
+        let run = |session: &mut Session, options: &RunOptions<HasSelectedOutputs>, prepared: &Prepared<'_>| {
+            let (ids, width, lengths) = prepared;
+            let input = Input { name: self.input, ids, width: *width, lengths };
+            run_chunk(session, options, &input, wanted).map(|outputs| (*width, outputs))
         };
         // Run options are not shared between threads: each session's runs get their own.
         let options = || -> Result<RunOptions<HasSelectedOutputs>> {
@@ -339,8 +368,11 @@ impl SentimentModel {
         };
         let outputs: Vec<(usize, Vec<Vec<f32>>)> = match self.sessions_for(wanted)? {
             [session] => {
+                // Every call's inputs are made before the session is taken, so that they are made
+                // while another batch's calls run on it (on CUDA, while the GPU works).
+                let prepared: Vec<Prepared<'_>> = chunks.iter().map(|rows| prepare(rows)).collect();
                 let (options, mut session) = (options()?, lock(session));
-                chunks.iter().map(|rows| run(&mut session, &options, rows)).collect::<Result<_>>()?
+                prepared.iter().map(|inputs| run(&mut session, &options, inputs)).collect::<Result<_>>()?
             }
             sessions => {
                 let next = AtomicUsize::new(0);
@@ -353,7 +385,7 @@ impl SentimentModel {
                         loop {
                             let at = next.fetch_add(1, Ordering::Relaxed);
                             let Some(rows) = chunks.get(at) else { return Ok(done) };
-                            done.push((at, run(&mut session, &options, rows)?));
+                            done.push((at, run(&mut session, &options, &prepare(rows))?));
                         }
                     })
                     .collect::<Result<_>>()?;
@@ -439,6 +471,9 @@ impl Pool {
 
 /// ONNX Runtime's session setting for where a model given as bytes finds its external data.
 const EXTERNAL_DATA_FOLDER: &str = "session.model_external_initializers_file_folder_path";
+
+/// A call's ids matrix ([`EncodedBatch::matrix`]), its width, and its rows' lengths.
+type Prepared<'a> = (std::borrow::Cow<'a, [i64]>, usize, Vec<i64>);
 
 /// One model call's inputs: the ids matrix `[rows, width]` under the input's name, and lengths.
 struct Input<'a> {

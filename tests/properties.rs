@@ -294,3 +294,29 @@ fn pooled_models_spend_threads_on_sessions_side_by_side_with_the_same_scores() {
         assert_close(&a.into_iter().map(Some).collect::<Vec<_>>(), &b.into_iter().map(Some).collect::<Vec<_>>(), model);
     }
 }
+
+#[test]
+fn calls_of_any_size_give_the_same_scores() {
+    let texts = sentiment::data::LabeledReviews::load(&common::imdb("test"), "review", None).unwrap().head(300).texts;
+    let models = common::repo().join("models");
+    let shipped = Catalog::open(&models, 2, Provider::Cpu).unwrap();
+    for model in MODELS {
+        let default = shipped.model(model).unwrap();
+        let batch = default.encode(&texts);
+        let reference = default.probabilities(&batch).unwrap();
+        for rows in [1, 5, 300] {
+            let catalog = Catalog::open(&models, 2, Provider::Cpu).unwrap().with_rows_per_call(Some(rows));
+            let resized = catalog.model(model).unwrap();
+            assert_eq!(resized.rows_per_call(), rows, "{model}");
+            let scores = resized.probabilities(&batch).unwrap();
+            if model == "ngram" {
+                // A call's rows are padded to its longest review; the padding's zeros change the
+                // order of the sums, by a rounding at most.
+                let close = |v: Vec<f32>| v.into_iter().map(Some).collect::<Vec<_>>();
+                assert_close(&close(reference.clone()), &close(scores), &format!("{model}, calls of {rows}"));
+            } else {
+                assert_eq!(reference, scores, "{model}, calls of {rows}: the same scores, bit for bit");
+            }
+        }
+    }
+}

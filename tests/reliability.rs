@@ -217,6 +217,9 @@ fn a_batch_size_of_zero_or_too_large_is_refused_and_the_output_kept() {
     }
     let out = scorer(&["stream", "--batch-size", "200000000"]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let out = scorer(&["score", "--input", input.to_str().unwrap(), "--rows-per-call", "0"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("a model call holds 1 to"), "{}", stderr(&out));
 }
 
 #[test]
