@@ -46,10 +46,12 @@ impl Encoder {
     }
 }
 
-/// Most ids in the padded matrix of one n-gram model call ([`EncodedBatch::calls`]), 2 MB: a
-/// call's rows are padded to its longest review, so one long review among short ones would
-/// otherwise widen every row of its call (a 3.9 MB review beside 127 empty ones took 431 MB).
-pub const MAX_IDS_PER_CALL: usize = 1 << 18;
+/// Most ids per row, on average, in the padded matrix of one n-gram model call
+/// ([`EncodedBatch::calls`]): a call of the CPU's 128 rows holds at most 262,144 ids (2 MB), and
+/// the larger calls of a GPU as many more as they have rows. A call's rows are padded to its
+/// longest review, so one long review among short ones would otherwise widen every row of its
+/// call (a 3.9 MB review beside 127 empty ones took 431 MB).
+pub const MAX_IDS_PER_ROW: usize = 1 << 11;
 
 /// Reviews in one run of a ragged batch ([`Layout::Ragged`]): a thread's share of the encoding.
 pub const RAGGED_RUN_ROWS: usize = 64;
@@ -156,10 +158,12 @@ impl EncodedBatch {
     /// about as long as each other and its matrix is little padding (on IMDB, padding consecutive
     /// reviews to the longest of 128 made 4.1 times the ids; longest first, 1.14), and the last
     /// calls of a batch, which the threads finish last, are the shortest. A ragged call is also of
-    /// at most [`MAX_IDS_PER_CALL`] ids once padded, so that a long review is called with few others
-    /// or alone, and memory does not grow with one review's length times the call's rows.
+    /// at most `most_rows` × [`MAX_IDS_PER_ROW`] ids once padded, so that a long review is called
+    /// with few others or alone, and memory does not grow with one review's length times the
+    /// call's rows.
     pub fn calls(&self, most_rows: usize) -> Vec<Vec<usize>> {
         let most_rows = most_rows.max(1);
+        let most_ids = most_rows.saturating_mul(MAX_IDS_PER_ROW);
         let mut rows: Vec<usize> = (0..self.len()).collect();
         if matches!(self.layout, Layout::Fixed { .. }) {
             return rows.chunks(most_rows).map(<[usize]>::to_vec).collect();
@@ -169,7 +173,7 @@ impl EncodedBatch {
         let mut rest = &rows[..];
         while let Some(&longest) = rest.first() {
             let width = (self.lengths[longest] as usize).max(1);
-            let (call, after) = rest.split_at(rest.len().min(most_rows).min((MAX_IDS_PER_CALL / width).max(1)));
+            let (call, after) = rest.split_at(rest.len().min(most_rows).min((most_ids / width).max(1)));
             calls.push(call.to_vec());
             rest = after;
         }
@@ -309,7 +313,8 @@ mod tests {
             }
             word + " "
         };
-        let long: String = (0..MAX_IDS_PER_CALL / 2).map(word).collect();
+        let most_ids = 128 * MAX_IDS_PER_ROW;
+        let long: String = (0..most_ids / 2).map(word).collect();
         let mut texts = vec!["good film".to_owned(); 200];
         texts[70] = long;
         let batch = Encoder::Ngrams(NgramHashing::new(1 << 20, 2).unwrap()).encode(&texts);
@@ -317,12 +322,12 @@ mod tests {
         let mut rows: Vec<usize> = calls.concat();
         rows.sort_unstable();
         assert_eq!(rows, (0..200).collect::<Vec<_>>(), "every row in one call");
-        assert!(batch.lengths[70] as usize > MAX_IDS_PER_CALL / 128);
+        assert!(batch.lengths[70] as usize > MAX_IDS_PER_ROW);
         assert_eq!(calls[0], [70], "the long review first, alone");
         for call in &calls {
             let (matrix, _) = batch.matrix(call);
             assert!(call.len() <= 128);
-            assert!(call == &[70] || matrix.len() <= MAX_IDS_PER_CALL, "{call:?}: {}", matrix.len());
+            assert!(call == &[70] || matrix.len() <= most_ids, "{call:?}: {}", matrix.len());
         }
         let words = EncodedBatch::encode(&Vocabulary::from_words(vec!["good".into()]).unwrap(), &texts);
         let (first, second) = ((0..128).collect::<Vec<_>>(), (128..200).collect::<Vec<_>>());

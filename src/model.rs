@@ -1,6 +1,7 @@
 //! A sentiment model loaded into ONNX Runtime: a pool of sessions over one `.onnx` file that
 //! follows one of the [`crate::contract`]s, checked when the file is loaded.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -352,14 +353,8 @@ impl SentimentModel {
         mut take: impl FnMut(&[usize], usize, &[&[f32]]),
     ) -> Result<()> {
         let chunks = batch.calls(self.rows_per_run);
-        let prepare = |rows: &[usize]| {
-            let (ids, width) = batch.matrix(rows);
-            (ids, width, rows.iter().map(|&row| batch.lengths[row]).collect::<Vec<i64>>())
-        };
-        let run = |session: &mut Session, options: &RunOptions<HasSelectedOutputs>, prepared: &Prepared<'_>| {
-            let (ids, width, lengths) = prepared;
-            let input = Input { name: self.input, ids, width: *width, lengths };
-            run_chunk(session, options, &input, wanted).map(|outputs| (*width, outputs))
+        let run = |session: &mut Session, options: &RunOptions<HasSelectedOutputs>, call: &Call<'_>| {
+            run_chunk(session, options, self.input, call, wanted).map(|outputs| (call.width, outputs))
         };
         // Run options are not shared between threads: each session's runs get their own.
         let options = || -> Result<RunOptions<HasSelectedOutputs>> {
@@ -370,9 +365,9 @@ impl SentimentModel {
             [session] => {
                 // Every call's inputs are made before the session is taken, so that they are made
                 // while another batch's calls run on it (on CUDA, while the GPU works).
-                let prepared: Vec<Prepared<'_>> = chunks.iter().map(|rows| prepare(rows)).collect();
+                let calls: Vec<Call<'_>> = chunks.iter().map(|rows| Call::of(batch, rows)).collect();
                 let (options, mut session) = (options()?, lock(session));
-                prepared.iter().map(|inputs| run(&mut session, &options, inputs)).collect::<Result<_>>()?
+                calls.iter().map(|call| run(&mut session, &options, call)).collect::<Result<_>>()?
             }
             sessions => {
                 let next = AtomicUsize::new(0);
@@ -385,7 +380,7 @@ impl SentimentModel {
                         loop {
                             let at = next.fetch_add(1, Ordering::Relaxed);
                             let Some(rows) = chunks.get(at) else { return Ok(done) };
-                            done.push((at, run(&mut session, &options, &prepare(rows))?));
+                            done.push((at, run(&mut session, &options, &Call::of(batch, rows))?));
                         }
                     })
                     .collect::<Result<_>>()?;
@@ -472,31 +467,36 @@ impl Pool {
 /// ONNX Runtime's session setting for where a model given as bytes finds its external data.
 const EXTERNAL_DATA_FOLDER: &str = "session.model_external_initializers_file_folder_path";
 
-/// A call's ids matrix ([`EncodedBatch::matrix`]), its width, and its rows' lengths.
-type Prepared<'a> = (std::borrow::Cow<'a, [i64]>, usize, Vec<i64>);
-
-/// One model call's inputs: the ids matrix `[rows, width]` under the input's name, and lengths.
-struct Input<'a> {
-    name: &'static str,
-    ids: &'a [i64],
+/// One model call's inputs: the ids matrix `[rows, width]` and the rows' lengths.
+struct Call<'a> {
+    ids: Cow<'a, [i64]>,
     width: usize,
-    lengths: &'a [i64],
+    lengths: Vec<i64>,
 }
 
-/// Runs one chunk of rows with `options` (which select the `wanted` outputs) and returns those
-/// outputs, each cut to the chunk's rows.
+impl<'a> Call<'a> {
+    /// The call of `batch`'s `rows` ([`EncodedBatch::matrix`]).
+    fn of(batch: &'a EncodedBatch, rows: &[usize]) -> Self {
+        let (ids, width) = batch.matrix(rows);
+        Self { ids, width, lengths: rows.iter().map(|&row| batch.lengths[row]).collect() }
+    }
+}
+
+/// Runs one call with `options` (which select the `wanted` outputs), its ids given as the input
+/// `name`, and returns those outputs, each cut to the call's rows.
 fn run_chunk(
     session: &mut Session,
     options: &RunOptions<HasSelectedOutputs>,
-    input: &Input<'_>,
+    name: &str,
+    call: &Call<'_>,
     wanted: &[&str],
 ) -> Result<Vec<Vec<f32>>> {
-    let Input { name, ids, width, lengths } = *input;
+    let (ids, width, lengths) = (&*call.ids, call.width, &*call.lengths);
     // ONNX Runtime's RNN takes a matrix-vector path for a single row, whose sums round
     // differently (by 1e-5); a lone review runs twice in one call, so that its score is
     // the one it gets in any batch.
     let kept = lengths.len();
-    let (ids, lengths): (std::borrow::Cow<[i64]>, std::borrow::Cow<[i64]>) = if lengths.len() == 1 {
+    let (ids, lengths): (Cow<[i64]>, Cow<[i64]>) = if lengths.len() == 1 {
         ([ids, ids].concat().into(), [lengths, lengths].concat().into())
     } else {
         (ids.into(), lengths.into())
