@@ -298,6 +298,28 @@ mod tests {
     }
 
     #[test]
+    fn the_next_batch_is_scored_while_one_is_in_the_model() {
+        // A model on CUDA has one session: the GPU is kept busy only if the next batch is read and
+        // tokenised while a batch's calls run. The first batch's scoring waits for the second's.
+        let (_dir, input, output, scorer) = setup("parquet");
+        let (started, second) = std::sync::mpsc::channel::<()>();
+        let second = std::sync::Mutex::new(second);
+        let calls = std::sync::atomic::AtomicUsize::new(0);
+        let overlapping = |reviews: &dyn Array| {
+            if calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed) == 0 {
+                let wait = second.lock().unwrap().recv_timeout(std::time::Duration::from_secs(60));
+                wait.map_err(|_| anyhow::anyhow!("no second batch was scored while the first was"))?;
+            } else {
+                let _ = started.send(());
+            }
+            constant(reviews)
+        };
+        let scorer = FileScorer { score: &overlapping, ..scorer };
+        let totals = scorer.score_file(&input, &output, FileFormat::Parquet, |_| Ok(())).unwrap();
+        assert_eq!(totals.rows, 1000);
+    }
+
+    #[test]
     fn a_batch_the_writer_refuses_fails_the_run_and_leaves_nothing() {
         let (dir, input, output, scorer) = setup("csv");
         let err = scorer.score_file(&input, &output, FileFormat::Csv, |_| Ok(())).unwrap_err();
