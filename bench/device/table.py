@@ -21,6 +21,10 @@ def main(path):
     cpu, cuda, rows = {}, {}, {}
     with open(path, newline="") as tsv:
         for run in csv.DictReader(tsv, delimiter="\t"):
+            if run["reviews_per_s"].startswith("FAILED"):
+                print(f"{run['provider']} {run['model']}, {run['threads']} threads, calls of "
+                      f"{run['rows_per_call']}: {run['reviews_per_s']}")
+                continue
             model, rate = run["model"], float(run["reviews_per_s"])
             rows[model] = run["rows"]
             if run["provider"] == "cpu":
