@@ -53,6 +53,11 @@ impl Encoder {
 /// call (a 3.9 MB review beside 127 empty ones took 431 MB).
 pub const MAX_IDS_PER_ROW: usize = 1 << 11;
 
+/// Most ids in the padded matrix of one n-gram model call, however many rows it may have:
+/// 16,777,216 (128 MB), twice what a GPU's default call of 4,096 rows may hold, so that a
+/// `--rows-per-call` of many thousands does not pad many reviews to one long review's length.
+pub const MAX_IDS_PER_CALL: usize = 1 << 24;
+
 /// Reviews in one run of a ragged batch ([`Layout::Ragged`]): a thread's share of the encoding.
 pub const RAGGED_RUN_ROWS: usize = 64;
 
@@ -158,12 +163,12 @@ impl EncodedBatch {
     /// about as long as each other and its matrix is little padding (on IMDB, padding consecutive
     /// reviews to the longest of 128 made 4.1 times the ids; longest first, 1.14), and the last
     /// calls of a batch, which the threads finish last, are the shortest. A ragged call is also of
-    /// at most `most_rows` × [`MAX_IDS_PER_ROW`] ids once padded, so that a long review is called
-    /// with few others or alone, and memory does not grow with one review's length times the
-    /// call's rows.
+    /// at most `most_rows` × [`MAX_IDS_PER_ROW`] ids once padded, and [`MAX_IDS_PER_CALL`] at the
+    /// most, so that a long review is called with few others or alone, and memory does not grow
+    /// with one review's length times the call's rows.
     pub fn calls(&self, most_rows: usize) -> Vec<Vec<usize>> {
         let most_rows = most_rows.max(1);
-        let most_ids = most_rows.saturating_mul(MAX_IDS_PER_ROW);
+        let most_ids = most_rows.saturating_mul(MAX_IDS_PER_ROW).min(MAX_IDS_PER_CALL);
         let mut rows: Vec<usize> = (0..self.len()).collect();
         if matches!(self.layout, Layout::Fixed { .. }) {
             return rows.chunks(most_rows).map(<[usize]>::to_vec).collect();
@@ -329,6 +334,10 @@ mod tests {
             assert!(call.len() <= 128);
             assert!(call == &[70] || matrix.len() <= most_ids, "{call:?}: {}", matrix.len());
         }
+        // However large the calls may be, the padded matrix stays within MAX_IDS_PER_CALL.
+        let huge = batch.calls(1 << 20);
+        assert!(huge.len() > 1, "the long review is not called with all the others");
+        assert!(huge.iter().all(|call| batch.matrix(call).0.len() <= MAX_IDS_PER_CALL));
         let words = EncodedBatch::encode(&Vocabulary::from_words(vec!["good".into()]).unwrap(), &texts);
         let (first, second) = ((0..128).collect::<Vec<_>>(), (128..200).collect::<Vec<_>>());
         assert_eq!(words.calls(128), [first, second]);
