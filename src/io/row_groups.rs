@@ -30,8 +30,9 @@ use parquet::arrow::arrow_reader::{
 /// 33's bound of 600 MB (rnn 585 -> 656 MB; docs/performance.md).
 pub const PART_BYTES: u64 = 8 << 20;
 
-/// Decoded bytes of the parts in flight at the most (one larger part is read alone): three parts
-/// of 8,192 IMDB reviews, so three decode side by side.
+/// Decoded bytes of the parts in flight at the most (one larger part is read alone) on up to 9
+/// threads: four parts, so four decode side by side. On more, half a part per thread
+/// ([`RowGroupReader::new`]).
 pub const READ_BUDGET: u64 = 4 * PART_BYTES;
 
 /// One Parquet file's footer, read once and shared by every job that decodes a part of it.
@@ -209,10 +210,15 @@ pub struct RowGroupReader {
 
 impl RowGroupReader {
     /// Reads `files` in order, `batch_size` rows a batch, with the root columns at `columns` (all
-    /// when `None`), with at most `most_in_flight` parts decoding ahead of the caller. A batch
-    /// never spans two row groups, so the batches are the same however many parts are in flight.
+    /// when `None`), with at most `most_in_flight` parts decoding ahead of the caller, within
+    /// [`READ_BUDGET`] or half a part per part allowed, whichever is more. A batch never spans two
+    /// row groups, so the batches are the same however many parts are in flight.
     pub fn new(files: &[ParquetFile], batch_size: usize, columns: Option<Vec<usize>>, most_in_flight: usize) -> Self {
-        Self::with_bounds(files, batch_size, columns, most_in_flight, PART_BYTES, READ_BUDGET)
+        // Decoding is two fifths of mlp's work (`--threads 8` on the 2-core machine: 2.05 of 5.25
+        // CPU-seconds on the file-work threads), so that four parts decoding at once would hold
+        // 16 cores to what about 10 make.
+        let budget = READ_BUDGET.max(PART_BYTES * (most_in_flight / 2) as u64);
+        Self::with_bounds(files, batch_size, columns, most_in_flight, PART_BYTES, budget)
     }
 
     /// [`Self::new`] with parts of about `part_bytes` and a budget of `budget` decoded bytes.
@@ -426,6 +432,16 @@ mod tests {
         let (ids, sizes) = read_ids(in_parts);
         assert_eq!(ids, (0..1000).collect::<Vec<_>>());
         assert_eq!((ids, sizes), (whole, whole_sizes));
+    }
+
+    #[test]
+    fn more_threads_decode_more_parts_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = [ids(&dir.path().join("a.parquet"), 0, 100, 100)];
+        for (most_in_flight, parts) in [(2, 4), (9, 4), (10, 5), (17, 8), (65, 32)] {
+            let reader = RowGroupReader::new(&files, 64, None, most_in_flight);
+            assert_eq!(reader.budget, parts * PART_BYTES, "{most_in_flight} in flight");
+        }
     }
 
     #[test]
