@@ -168,11 +168,11 @@ impl EncodedBatch {
     /// with one review's length times the call's rows.
     pub fn calls(&self, most_rows: usize) -> Vec<Vec<usize>> {
         let most_rows = most_rows.max(1);
-        let most_ids = most_rows.saturating_mul(MAX_IDS_PER_ROW).min(MAX_IDS_PER_CALL);
         let mut rows: Vec<usize> = (0..self.len()).collect();
         if matches!(self.layout, Layout::Fixed { .. }) {
             return rows.chunks(most_rows).map(<[usize]>::to_vec).collect();
         }
+        let most_ids = most_rows.saturating_mul(MAX_IDS_PER_ROW).min(MAX_IDS_PER_CALL);
         rows.sort_by_key(|&row| std::cmp::Reverse(self.lengths[row]));
         let mut calls = Vec::new();
         let mut rest = &rows[..];
