@@ -467,23 +467,32 @@ impl Pool {
 /// ONNX Runtime's session setting for where a model given as bytes finds its external data.
 const EXTERNAL_DATA_FOLDER: &str = "session.model_external_initializers_file_folder_path";
 
-/// One model call's inputs: the ids matrix `[rows, width]` and the rows' lengths.
+/// One model call's inputs: the ids matrix `[rows, width]` and the rows' lengths, of which the
+/// first `kept` rows' outputs are wanted.
 struct Call<'a> {
     ids: Cow<'a, [i64]>,
     width: usize,
     lengths: Vec<i64>,
+    kept: usize,
 }
 
 impl<'a> Call<'a> {
-    /// The call of `batch`'s `rows` ([`EncodedBatch::matrix`]).
+    /// The call of `batch`'s `rows` ([`EncodedBatch::matrix`]). ONNX Runtime's RNN takes a
+    /// matrix-vector path for a single row, whose sums round differently (by 1e-5): a lone review
+    /// is given twice, so that its score is the one it gets in any batch.
     fn of(batch: &'a EncodedBatch, rows: &[usize]) -> Self {
         let (ids, width) = batch.matrix(rows);
-        Self { ids, width, lengths: rows.iter().map(|&row| batch.lengths[row]).collect() }
+        let lengths: Vec<i64> = rows.iter().map(|&row| batch.lengths[row]).collect();
+        let kept = rows.len();
+        if kept == 1 {
+            return Self { ids: [&*ids, &*ids].concat().into(), width, lengths: [&*lengths, &*lengths].concat(), kept };
+        }
+        Self { ids, width, lengths, kept }
     }
 }
 
 /// Runs one call with `options` (which select the `wanted` outputs), its ids given as the input
-/// `name`, and returns those outputs, each cut to the call's rows.
+/// `name`, and returns those outputs, each cut to the call's kept rows.
 fn run_chunk(
     session: &mut Session,
     options: &RunOptions<HasSelectedOutputs>,
@@ -491,21 +500,11 @@ fn run_chunk(
     call: &Call<'_>,
     wanted: &[&str],
 ) -> Result<Vec<Vec<f32>>> {
-    let (ids, width, lengths) = (&*call.ids, call.width, &*call.lengths);
-    // ONNX Runtime's RNN takes a matrix-vector path for a single row, whose sums round
-    // differently (by 1e-5); a lone review runs twice in one call, so that its score is
-    // the one it gets in any batch.
-    let kept = lengths.len();
-    let (ids, lengths): (Cow<[i64]>, Cow<[i64]>) = if lengths.len() == 1 {
-        ([ids, ids].concat().into(), [lengths, lengths].concat().into())
-    } else {
-        (ids.into(), lengths.into())
-    };
-    let rows = lengths.len();
+    let rows = call.lengths.len();
     let outputs = session.run_with_options(
         ort::inputs![
-            name => TensorRef::from_array_view(([rows, width], &*ids))?,
-            INPUT_LENGTHS => TensorRef::from_array_view(([rows], &*lengths))?,
+            name => TensorRef::from_array_view(([rows, call.width], &*call.ids))?,
+            INPUT_LENGTHS => TensorRef::from_array_view(([rows], &*call.lengths))?,
         ],
         options,
     )?;
@@ -513,7 +512,7 @@ fn run_chunk(
         .iter()
         .map(|name| {
             let (_, data) = outputs[*name].try_extract_tensor::<f32>()?;
-            Ok(data[..data.len() / rows * kept].to_vec())
+            Ok(data[..data.len() / rows * call.kept].to_vec())
         })
         .collect()
 }
