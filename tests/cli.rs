@@ -474,11 +474,15 @@ fn sql_over_stdin_emits_rows_before_the_input_ends() {
     let mut child = common::spawn_scorer(&["sql", "--stdin", "reviews", "--format", "json", query]);
     let mut stdin = child.stdin.take().unwrap();
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    // A watchdog: a scorer that waits for the end of the input would block this test forever.
+    // A watchdog: a scorer that waits for the end of the input would block this test forever. It
+    // stands down when the test ends (`_done` dropped), before the scorer's pid can be reused.
     let pid = child.id();
+    let (_done, ended) = std::sync::mpsc::channel::<()>();
     std::thread::spawn(move || {
-        std::thread::sleep(std::time::Duration::from_secs(120));
-        let _ = Command::new("kill").arg(pid.to_string()).status();
+        let waited = ended.recv_timeout(std::time::Duration::from_secs(120));
+        if waited == Err(std::sync::mpsc::RecvTimeoutError::Timeout) {
+            let _ = Command::new("kill").arg(pid.to_string()).status();
+        }
     });
     let mut line = String::new();
     for (id, review, label) in [(2, "A wonderful, moving film.", "positive"), (3, "Dull and far too long.", "negative")]
