@@ -10,8 +10,9 @@ set -euo pipefail
 scorer=$1 model=$2 input=$3; shift 3
 work=$(mktemp -d -p /dev/shm); trap 'rm -rf "$work"' EXIT
 perf sched record -q -o "$work/sched.data" -- taskset -c 0,1 "$scorer" score --input "$input" \
-  --output "$work/scored.parquet" --model "$model" --threads 2 "$@" >"$work/run.txt" 2>&1
-grep -h "rows/s" "$work/run.txt" || true
+  --output "$work/scored.parquet" --model "$model" --threads 2 "$@" >"$work/run.txt" 2>&1 ||
+  { cat "$work/run.txt" >&2; echo "bench/idle_profile.sh: the run failed" >&2; exit 1; }
+grep -h "rows/s" "$work/run.txt"
 perf sched timehist -i "$work/sched.data" -s 2>/dev/null | sed -n '/Idle stats/,/^$/p' | grep "idle for"
 # Lines of `timehist -I`: time, [cpu], task, wait, delay, run; an <idle> line's run is an idle span.
 perf sched timehist -i "$work/sched.data" -I 2>/dev/null | awk '
